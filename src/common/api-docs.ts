@@ -1,0 +1,37 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiBearerAuth, ApiResponse, ApiSecurity, getSchemaPath, ApiExtraModels } from '@nestjs/swagger';
+import { JWT_SCHEME, USER_ID_SCHEME } from '../openapi.js';
+import { ErrorResponseDto } from './error-response.dto.js';
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid input: the message names the field',
+  401: 'Missing, malformed or unknown caller identity',
+  403: 'The caller may not do this',
+  404: 'Not found (or not the caller\'s)',
+  409: 'Conflicts with existing data',
+  413: 'Request body too large',
+  429: 'Too many requests',
+  502: 'The language model provider failed',
+  503: 'The database is unavailable',
+  504: 'The language model provider timed out',
+};
+
+/** Documents the error responses a route can return, all with the shared ErrorResponse schema. */
+export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ApiExtraModels(ErrorResponseDto),
+    ...statuses.map((status) =>
+      ApiResponse({ status, description: DESCRIPTIONS[status], schema: { $ref: getSchemaPath(ErrorResponseDto) } }),
+    ),
+  );
+}
+
+/** The route needs a caller: X-User-ID or a bearer JWT. */
+export function ApiAuthenticated(): MethodDecorator & ClassDecorator {
+  return applyDecorators(ApiSecurity(USER_ID_SCHEME), ApiBearerAuth(JWT_SCHEME));
+}
+
+/** The route is public; a bearer JWT is used when present. */
+export function ApiPublic(): MethodDecorator & ClassDecorator {
+  return applyDecorators(ApiSecurity({}), ApiBearerAuth(JWT_SCHEME));
+}

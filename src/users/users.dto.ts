@@ -1,0 +1,71 @@
+import { Transform } from 'class-transformer';
+import { IsEmail, IsOptional, IsString, IsUrl, MaxLength, MinLength } from 'class-validator';
+import type { UserRecord } from './users.repository.js';
+
+const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+
+export class CreateUserDto {
+  /** Unique whatever its letter case. */
+  @IsOptional()
+  @Transform(trim)
+  @IsEmail()
+  @MaxLength(254)
+  email?: string;
+
+  @IsOptional()
+  @Transform(trim)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(100)
+  display_name?: string;
+
+  /** An http(s) URL. */
+  @IsOptional()
+  @Transform(trim)
+  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
+  @MaxLength(2048)
+  avatar_url?: string;
+}
+
+/** Fields to change; send null to clear one. */
+export class UpdateUserDto {
+  @IsOptional()
+  @Transform(trim)
+  @IsEmail()
+  @MaxLength(254)
+  email?: string | null;
+
+  @IsOptional()
+  @Transform(trim)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(100)
+  display_name?: string | null;
+
+  @IsOptional()
+  @Transform(trim)
+  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
+  @MaxLength(2048)
+  avatar_url?: string | null;
+}
+
+export class UserResponseDto {
+  /** @example 7d3c4b1e-2f7a-4c55-9d0e-2b8f5f1c9a10 */
+  user_id: string;
+  email: string | null;
+  display_name: string | null;
+  avatar_url: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function toUserResponse(user: UserRecord): UserResponseDto {
+  return {
+    user_id: user.userId,
+    email: user.email,
+    display_name: user.displayName,
+    avatar_url: user.avatarUrl,
+    created_at: user.createdAt,
+    updated_at: user.updatedAt,
+  };
+}
