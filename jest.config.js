@@ -9,6 +9,8 @@ const swcEsm = {
   module: { type: 'es6' },
 };
 
+const ESM_ONLY_REQUIRED = ['cookie', 'content-disposition'];
+
 export default {
   testEnvironment: 'node',
   roots: ['<rootDir>/src', '<rootDir>/test'],
@@ -17,10 +19,14 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
     '^.+\\.ts$': ['@swc/jest', swcEsm],
-    // light-my-request require()s cookie@2, which ships ESM only.
-    '/node_modules/cookie/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
+    // CommonJS dependencies require() these ESM-only packages (light-my-request -> cookie@2,
+    // @fastify/static -> content-disposition@2); jest's VM modules cannot, so they are compiled to CommonJS.
+    [`/node_modules/(${ESM_ONLY_REQUIRED.join('|')})/.+\\.js$`]: [
+      '@swc/jest',
+      { module: { type: 'commonjs' } },
+    ],
   },
-  transformIgnorePatterns: ['/node_modules/(?!cookie/)'],
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY_REQUIRED.join('|')})/)`],
   testTimeout: 60000,
   maxWorkers: 2,
 };

@@ -13,7 +13,9 @@ const target = new URL('../src/metadata.ts', import.meta.url);
 if (!existsSync(target)) writeFileSync(target, 'export default async () => ({});\n');
 
 new PluginMetadataGenerator().generate({
-  visitors: [new ReadonlyVisitor({ ...swagger.options, pathToSource: new URL('../src', import.meta.url).pathname })],
+  visitors: [
+    new ReadonlyVisitor({ ...swagger.options, pathToSource: new URL('../src', import.meta.url).pathname }),
+  ],
   outputDir: new URL('../src', import.meta.url).pathname,
   filename: 'metadata.ts',
   tsconfigPath: 'tsconfig.build.json',

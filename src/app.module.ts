@@ -5,6 +5,10 @@ import { AllExceptionsFilter } from './common/http-exception.filter.js';
 import type { AppConfig } from './config/app-config.js';
 import { AppConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { ChatModule } from './chat/chat.module.js';
+import { MessagesModule } from './messages/messages.module.js';
+import { ProjectsModule } from './projects/projects.module.js';
+import { SessionsModule } from './sessions/sessions.module.js';
 import { UsersModule } from './users/users.module.js';
 
 @Module({})
@@ -12,7 +16,16 @@ export class AppModule {
   static async forRoot(config: AppConfig): Promise<DynamicModule> {
     return {
       module: AppModule,
-      imports: [await AppConfigModule.forRoot(config), DatabaseModule, AuthModule, UsersModule],
+      imports: [
+        await AppConfigModule.forRoot(config),
+        DatabaseModule,
+        AuthModule,
+        UsersModule,
+        ProjectsModule,
+        SessionsModule,
+        MessagesModule,
+        ChatModule,
+      ],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
     };
   }

@@ -22,7 +22,10 @@ export async function buildOpenApiDocument(app: INestApplication): Promise<OpenA
         'Authenticate with X-User-ID (a user id) or a bearer JWT whose sub is the user id.',
     )
     .setVersion('1.0.0')
-    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-User-ID', description: 'The caller\'s user id' }, USER_ID_SCHEME)
+    .addApiKey(
+      { type: 'apiKey', in: 'header', name: 'X-User-ID', description: "The caller's user id" },
+      USER_ID_SCHEME,
+    )
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, JWT_SCHEME)
     .build();
   return SwaggerModule.createDocument(app, config, {

@@ -26,14 +26,19 @@ export class AuthGuard extends PassportAuthGuard('jwt') {
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
+    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     const request = context.switchToHttp().getRequest<AuthedRequest>();
     const authorization = request.headers.authorization;
     const headerId = this.config.AUTH_HEADER_ENABLED ? request.headers['x-user-id'] : undefined;
 
     if (authorization !== undefined) {
-      if (!this.config.JWT_SECRET) throw AppError.unauthorized('Bearer tokens are not accepted by this server');
-      if (!/^Bearer\s+\S+$/i.test(authorization)) throw AppError.unauthorized('Authorization must be "Bearer <token>"');
+      if (!this.config.JWT_SECRET)
+        throw AppError.unauthorized('Bearer tokens are not accepted by this server');
+      if (!/^Bearer\s+\S+$/i.test(authorization))
+        throw AppError.unauthorized('Authorization must be "Bearer <token>"');
       await (super.canActivate(context) as Promise<boolean>);
       return true;
     }

@@ -7,7 +7,7 @@ const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input: the message names the field',
   401: 'Missing, malformed or unknown caller identity',
   403: 'The caller may not do this',
-  404: 'Not found (or not the caller\'s)',
+  404: "Not found (or not the caller's)",
   409: 'Conflicts with existing data',
   413: 'Request body too large',
   429: 'Too many requests',
@@ -21,7 +21,11 @@ export function ApiErrors(...statuses: number[]): MethodDecorator & ClassDecorat
   return applyDecorators(
     ApiExtraModels(ErrorResponseDto),
     ...statuses.map((status) =>
-      ApiResponse({ status, description: DESCRIPTIONS[status], schema: { $ref: getSchemaPath(ErrorResponseDto) } }),
+      ApiResponse({
+        status,
+        description: DESCRIPTIONS[status],
+        schema: { $ref: getSchemaPath(ErrorResponseDto) },
+      }),
     ),
   );
 }

@@ -36,7 +36,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
 
   toBody(exception: unknown, request: FastifyRequest): ErrorResponseDto {
     const requestId = String(request.id);
-    const shape = (status: number, code: ErrorCode, message: string, details?: ErrorDetail[]): ErrorResponseDto => ({
+    const shape = (
+      status: number,
+      code: ErrorCode,
+      message: string,
+      details?: ErrorDetail[],
+    ): ErrorResponseDto => ({
       statusCode: status,
       error: code,
       message,
@@ -44,11 +49,13 @@ export class AllExceptionsFilter implements ExceptionFilter {
       request_id: requestId,
     });
 
-    if (exception instanceof AppError) return shape(exception.status, exception.code, exception.message, exception.details);
+    if (exception instanceof AppError)
+      return shape(exception.status, exception.code, exception.message, exception.details);
 
     const fromDb = appErrorFromDatabase(exception);
     if (fromDb) {
-      if (fromDb.code === 'unavailable') this.logger.warn(`request ${requestId}: ${(exception as Error).message}`);
+      if (fromDb.code === 'unavailable')
+        this.logger.warn(`request ${requestId}: ${(exception as Error).message}`);
       return shape(fromDb.status, fromDb.code, fromDb.message, fromDb.details);
     }
 
@@ -59,9 +66,13 @@ export class AllExceptionsFilter implements ExceptionFilter {
         typeof response === 'string'
           ? response
           : Array.isArray((response as { message?: unknown }).message)
-            ? ((response as { message: string[] }).message.join('; '))
+            ? (response as { message: string[] }).message.join('; ')
             : String((response as { message?: unknown }).message ?? exception.message);
-      return shape(status, CODE_BY_STATUS[status] ?? (status >= 500 ? 'internal' : 'validation_failed'), message);
+      return shape(
+        status,
+        CODE_BY_STATUS[status] ?? (status >= 500 ? 'internal' : 'validation_failed'),
+        message,
+      );
     }
 
     const fastifyError = exception as FastifyError;
@@ -82,9 +93,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       return shape(status, CODE_BY_STATUS[status] ?? 'validation_failed', message);
     }
 
-    this.logger.error(
-      `request ${requestId} failed: ${(exception as Error)?.stack ?? String(exception)}`,
-    );
+    this.logger.error(`request ${requestId} failed: ${(exception as Error)?.stack ?? String(exception)}`);
     return shape(500, 'internal', 'Internal server error');
   }
 }

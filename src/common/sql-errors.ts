@@ -5,7 +5,8 @@ export function sqlStateOf(error: unknown, depth = 0): string | undefined {
   if (!error || typeof error !== 'object' || depth > 5) return undefined;
   const e = error as Record<string, unknown>;
   for (const candidate of [e.originalCode, e.code]) {
-    if (typeof candidate === 'string' && /^[0-9A-Z]{5}$/.test(candidate) && !candidate.startsWith('P')) return candidate;
+    if (typeof candidate === 'string' && /^[0-9A-Z]{5}$/.test(candidate) && !candidate.startsWith('P'))
+      return candidate;
     if (typeof candidate === 'string' && /^P0\d{3}$/.test(candidate)) return candidate;
   }
   const meta = e.meta as Record<string, unknown> | undefined;
@@ -55,6 +56,7 @@ export function appErrorFromDatabase(error: unknown): AppError | undefined {
     case '08001':
       return new AppError('unavailable', 'The database is unavailable; try again shortly');
   }
-  if (isConnectionFailure(error)) return new AppError('unavailable', 'The database is unavailable; try again shortly');
+  if (isConnectionFailure(error))
+    return new AppError('unavailable', 'The database is unavailable; try again shortly');
   return undefined;
 }

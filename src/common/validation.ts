@@ -22,7 +22,10 @@ export function createValidationPipe(): ValidationPipe {
     stopAtFirstError: false,
     exceptionFactory: (errors) => {
       const details = flatten(errors);
-      return AppError.validation(`Invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
+      return AppError.validation(
+        `Invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`,
+        details,
+      );
     },
   });
 }

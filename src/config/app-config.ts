@@ -148,7 +148,16 @@ export class ConfigError extends Error {}
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
   const known = Object.keys(new EnvironmentVariables());
   const present: Record<string, string> = {};
-  for (const key of [...known, 'DATABASE_URL', 'JWT_SECRET', 'JWT_ISSUER', 'JWT_AUDIENCE', 'LLM_MODEL', 'LLM_BASE_URL', 'LLM_API_KEY']) {
+  for (const key of [
+    ...known,
+    'DATABASE_URL',
+    'JWT_SECRET',
+    'JWT_ISSUER',
+    'JWT_AUDIENCE',
+    'LLM_MODEL',
+    'LLM_BASE_URL',
+    'LLM_API_KEY',
+  ]) {
     const value = env[key];
     if (value !== undefined) present[key] = value;
   }
@@ -157,13 +166,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (errors.length > 0) {
     const first = errors[0];
     const reason = Object.values(first.constraints ?? {})[0] ?? 'is invalid';
-    throw new ConfigError(`Invalid configuration: ${reason} (got ${JSON.stringify(present[first.property] ?? null)})`);
+    throw new ConfigError(
+      `Invalid configuration: ${reason} (got ${JSON.stringify(present[first.property] ?? null)})`,
+    );
   }
   if (config.LLM_PROVIDER === 'openai-compatible' && !config.LLM_BASE_URL) {
-    throw new ConfigError('Invalid configuration: LLM_BASE_URL is required when LLM_PROVIDER is openai-compatible');
+    throw new ConfigError(
+      'Invalid configuration: LLM_BASE_URL is required when LLM_PROVIDER is openai-compatible',
+    );
   }
   if ((config.LLM_PROVIDER === 'openai' || config.LLM_PROVIDER === 'anthropic') && !config.LLM_API_KEY) {
-    throw new ConfigError(`Invalid configuration: LLM_API_KEY is required when LLM_PROVIDER is ${config.LLM_PROVIDER}`);
+    throw new ConfigError(
+      `Invalid configuration: LLM_API_KEY is required when LLM_PROVIDER is ${config.LLM_PROVIDER}`,
+    );
   }
   if (!config.AUTH_HEADER_ENABLED && !config.JWT_SECRET) {
     throw new ConfigError('Invalid configuration: JWT_SECRET is required when AUTH_HEADER_ENABLED is false');

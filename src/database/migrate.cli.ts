@@ -35,6 +35,8 @@ function report(result: { applied: string[]; alreadyApplied: number }): void {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : `Migration failed: ${(error as Error).message}`);
+  console.error(
+    error instanceof ConfigError ? error.message : `Migration failed: ${(error as Error).message}`,
+  );
   process.exit(1);
 });

@@ -134,7 +134,12 @@ export async function migrationStatus(
   );
   const done = new Set(
     rows
-      .filter((r) => r.finished_at && !r.rolled_back_at && files.some((f) => f.name === r.migration_name && f.checksum === r.checksum))
+      .filter(
+        (r) =>
+          r.finished_at &&
+          !r.rolled_back_at &&
+          files.some((f) => f.name === r.migration_name && f.checksum === r.checksum),
+      )
       .map((r) => r.migration_name),
   );
   const pending = files.filter((f) => !done.has(f.name)).map((f) => f.name);

@@ -33,7 +33,7 @@ export class UsersController {
 
   @Get('me')
   @ApiAuthenticated()
-  @ApiOperation({ summary: 'Get the caller\'s profile' })
+  @ApiOperation({ summary: "Get the caller's profile" })
   @ApiErrors(401)
   async getMe(@CurrentAuth() auth: AuthContext): Promise<UserResponseDto> {
     return toUserResponse(await this.users.me(auth));
@@ -41,7 +41,7 @@ export class UsersController {
 
   @Patch('me')
   @ApiAuthenticated()
-  @ApiOperation({ summary: 'Update the caller\'s profile' })
+  @ApiOperation({ summary: "Update the caller's profile" })
   @ApiErrors(400, 401, 409, 413)
   async updateMe(@CurrentAuth() auth: AuthContext, @Body() dto: UpdateUserDto): Promise<UserResponseDto> {
     return toUserResponse(await this.users.update(auth, dto));

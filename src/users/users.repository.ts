@@ -16,7 +16,14 @@ export interface UserFields {
   avatarUrl?: string | null;
 }
 
-const SELECT = { userId: true, email: true, displayName: true, avatarUrl: true, createdAt: true, updatedAt: true };
+const SELECT = {
+  userId: true,
+  email: true,
+  displayName: true,
+  avatarUrl: true,
+  createdAt: true,
+  updatedAt: true,
+};
 
 /** SQL for the users table. Every method runs inside the caller's RLS transaction. */
 @Injectable()

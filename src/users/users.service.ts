@@ -17,9 +17,16 @@ export class UsersService {
    * Creates a user. A JWT caller creates the profile of the token's subject, idempotently (a repeat returns
    * the existing profile); anyone else gets a new user with a new id.
    */
-  async create(auth: AuthContext | undefined, dto: CreateUserDto): Promise<{ user: UserRecord; created: boolean }> {
+  async create(
+    auth: AuthContext | undefined,
+    dto: CreateUserDto,
+  ): Promise<{ user: UserRecord; created: boolean }> {
     const userId = auth?.via === 'jwt' ? auth.userId : randomUUID();
-    const fields = { email: dto.email ?? null, displayName: dto.display_name ?? null, avatarUrl: dto.avatar_url ?? null };
+    const fields = {
+      email: dto.email ?? null,
+      displayName: dto.display_name ?? null,
+      avatarUrl: dto.avatar_url ?? null,
+    };
     return this.db.asNewUser(userId, async (tx) => {
       const existing = auth?.via === 'jwt' ? await this.users.findById(tx, userId) : null;
       if (existing) return { user: existing, created: false };

@@ -167,6 +167,12 @@ CREATE OR REPLACE FUNCTION app.is_project_member(p_project_id uuid) RETURNS bool
     )
   $$;
 
+CREATE OR REPLACE FUNCTION app.is_project_creator(p_project_id uuid) RETURNS boolean
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+  AS $$
+    SELECT EXISTS (SELECT 1 FROM dossier WHERE project_id = p_project_id AND created_by = app.current_user_id())
+  $$;
+
 CREATE OR REPLACE FUNCTION app.project_has_members(p_project_id uuid) RETURNS boolean
   LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
   AS $$ SELECT EXISTS (SELECT 1 FROM user_projects WHERE project_id = p_project_id) $$;
@@ -400,11 +406,7 @@ CREATE POLICY user_projects_select ON user_projects FOR SELECT TO parley_app
 CREATE POLICY user_projects_insert ON user_projects FOR INSERT TO parley_app
   WITH CHECK (
     app.is_project_member(project_id)
-    OR (
-      user_id = (SELECT app.current_user_id())
-      AND EXISTS (SELECT 1 FROM dossier d
-                   WHERE d.project_id = user_projects.project_id AND d.created_by = (SELECT app.current_user_id()))
-    )
+    OR (user_id = (SELECT app.current_user_id()) AND app.is_project_creator(project_id))
   );
 CREATE POLICY user_projects_delete ON user_projects FOR DELETE TO parley_app
   USING (app.is_project_member(project_id));
