@@ -1,10 +1,11 @@
+import { PGlite } from '@electric-sql/pglite';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createApp } from '../../src/app.factory.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import { DatabaseService } from '../../src/database/database.service.js';
-import type { SqlExecutor } from '../../src/database/sql-executor.js';
+import { pgExecutor, pgliteExecutor, type SqlExecutor } from '../../src/database/sql-executor.js';
 
 /** The server tests run against: TEST_DATABASE_URL, else DATABASE_URL, else the embedded database. */
 export const SERVER_URL = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || undefined;
@@ -73,4 +74,22 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       await database.drop();
     },
   };
+}
+
+/** A fresh, empty database (no migrations) with a maintenance executor: for migration and upgrade tests. */
+export async function openEmptyDatabase(): Promise<{ sql: SqlExecutor; close(): Promise<void> }> {
+  const database = await createTestDatabase();
+  if (database.env.DATABASE_URL) {
+    const client = new pg.Client({ connectionString: database.env.DATABASE_URL });
+    await client.connect();
+    return {
+      sql: pgExecutor(client),
+      close: async () => {
+        await client.end();
+        await database.drop();
+      },
+    };
+  }
+  const db = await PGlite.create('memory://');
+  return { sql: pgliteExecutor(db), close: () => db.close() };
 }

@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { migrate } from '../src/database/migrator.js';
+import type { SqlExecutor } from '../src/database/sql-executor.js';
+import { createTestApp, DATABASE_KIND, openEmptyDatabase, type TestApp } from './support/test-app.js';
+
+const count = async (sql: SqlExecutor, query: string) =>
+  (await sql.query<{ n: number }>(`SELECT (${query})::int AS n`))[0].n;
+
+describe(`schema: triggers and foreign keys (${DATABASE_KIND})`, () => {
+  let t: TestApp;
+  let user: string;
+  let project: string;
+  beforeAll(async () => {
+    t = await createTestApp();
+    user = randomUUID();
+    project = randomUUID();
+    await t.sql.exec(`
+      INSERT INTO users (user_id) VALUES ('${user}');
+      INSERT INTO dossier (project_id, title, created_by) VALUES ('${project}', 'p', '${user}');
+      INSERT INTO user_projects (user_id, project_id) VALUES ('${user}', '${project}');`);
+  });
+  afterAll(() => t?.close());
+
+  const newSession = async () => {
+    const id = randomUUID();
+    await t.sql.query(
+      `INSERT INTO sessions (session_id, user_id, project_id, title) VALUES ($1, $2, $3, 's')`,
+      [id, user, project],
+    );
+    return id;
+  };
+  const sessionRow = async (id: string) =>
+    (
+      await t.sql.query<{
+        message_count: number;
+        last_message_preview: string | null;
+        last_message_at: string;
+        newest: string;
+      }>(
+        `SELECT message_count, last_message_preview, last_message_at::text,
+                (SELECT max(created_at)::text FROM chat_messages WHERE session_id = s.session_id) AS newest
+           FROM sessions s WHERE session_id = $1`,
+        [id],
+      )
+    )[0];
+
+  it('inserting one message moves message_count, last_message_preview (first 200 characters) and last_message_at', async () => {
+    const id = await newSession();
+    const long = 'é'.repeat(150) + 'x'.repeat(150);
+    await t.sql.query(`INSERT INTO chat_messages (session_id, role, content) VALUES ($1, 'user', $2)`, [
+      id,
+      long,
+    ]);
+    const row = await sessionRow(id);
+    expect(row.message_count).toBe(1);
+    expect(row.last_message_preview).toBe(long.slice(0, 200));
+    expect(row.last_message_at).toBe(row.newest);
+  });
+
+  it('a multi-row INSERT counts every row and previews the newest (ties broken by insertion order)', async () => {
+    const id = await newSession();
+    await t.sql.query(
+      `INSERT INTO chat_messages (session_id, role, content, created_at)
+       SELECT $1, CASE WHEN g % 2 = 1 THEN 'user' ELSE 'assistant' END, 'message ' || g, '2020-01-01T00:00:00Z'::timestamptz + (g / 2) * interval '1 minute'
+         FROM generate_series(1, 1000) g`,
+      [id],
+    );
+    const row = await sessionRow(id);
+    expect(row.message_count).toBe(1000);
+    expect(row.last_message_preview).toBe('message 1000');
+    expect(row.last_message_at).toBe(row.newest);
+  });
+
+  it('an imported history older than the session still sets last_message_at to its newest message', async () => {
+    const id = await newSession();
+    await t.sql.query(
+      `INSERT INTO chat_messages (session_id, role, content, created_at) VALUES ($1, 'user', 'old', '2019-05-01T10:00:00Z')`,
+      [id],
+    );
+    const row = await sessionRow(id);
+    expect(new Date(row.last_message_at).toISOString()).toBe('2019-05-01T10:00:00.000Z');
+  });
+
+  it('deleting messages keeps the counters true', async () => {
+    const id = await newSession();
+    await t.sql.query(
+      `INSERT INTO chat_messages (session_id, role, content) SELECT $1, 'user', 'm' || g FROM generate_series(1, 5) g`,
+      [id],
+    );
+    await t.sql.query(`DELETE FROM chat_messages WHERE session_id = $1 AND content IN ('m4', 'm5')`, [id]);
+    const row = await sessionRow(id);
+    expect(row.message_count).toBe(3);
+    expect(row.last_message_preview).toBe('m3');
+  });
+
+  it.each(['users', 'dossier', 'sessions', 'chat_messages'])(
+    'updated_at moves on UPDATE of %s',
+    async (table) => {
+      const key = {
+        users: 'user_id',
+        dossier: 'project_id',
+        sessions: 'session_id',
+        chat_messages: 'message_id',
+      }[table]!;
+      const [row] = await t.sql.query<{ id: string }>(`SELECT ${key}::text AS id FROM ${table} LIMIT 1`);
+      await t.sql.query(`UPDATE ${table} SET updated_at = '2000-01-01' WHERE ${key} = $1`, [row.id]);
+      const [after] = await t.sql.query<{ recent: boolean }>(
+        `SELECT updated_at > now() - interval '1 hour' AS recent FROM ${table} WHERE ${key} = $1`,
+        [row.id],
+      );
+      expect(after.recent).toBe(true);
+    },
+  );
+
+  it('deleting a session that a legacy turn points at works: messages go, the turn stays with session_id NULL', async () => {
+    const id = await newSession();
+    const turn = randomUUID();
+    await t.sql.exec(`
+      INSERT INTO turns (turn_id, project_id, user_text, assistant_text, session_id, user_id)
+        VALUES ('${turn}', '${project}', 'q', 'a', '${id}', '${user}');
+      INSERT INTO chat_messages (session_id, turn_id, role, content) VALUES ('${id}', '${turn}', 'user', 'q');`);
+    await t.sql.query(`DELETE FROM sessions WHERE session_id = $1`, [id]);
+    expect(await count(t.sql, `SELECT count(*) FROM chat_messages WHERE session_id = '${id}'`)).toBe(0);
+    const [row] = await t.sql.query<{ session_id: string | null; user_id: string }>(
+      `SELECT session_id, user_id FROM turns WHERE turn_id = $1`,
+      [turn],
+    );
+    expect(row).toEqual({ session_id: null, user_id: user });
+  });
+
+  it('deleting a project removes its sessions, messages, memberships and turns, leaving no orphans', async () => {
+    const other = randomUUID();
+    const session = randomUUID();
+    await t.sql.exec(`
+      INSERT INTO dossier (project_id, title, created_by) VALUES ('${other}', 'gone', '${user}');
+      INSERT INTO user_projects (user_id, project_id) VALUES ('${user}', '${other}');
+      INSERT INTO sessions (session_id, user_id, project_id) VALUES ('${session}', '${user}', '${other}');
+      INSERT INTO chat_messages (session_id, role, content) VALUES ('${session}', 'user', 'x');
+      INSERT INTO turns (project_id, user_text) VALUES ('${other}', 'x');
+      DELETE FROM dossier WHERE project_id = '${other}';`);
+    expect(
+      await count(
+        t.sql,
+        `SELECT (SELECT count(*) FROM sessions WHERE project_id = '${other}') + (SELECT count(*) FROM chat_messages WHERE session_id = '${session}')
+              + (SELECT count(*) FROM user_projects WHERE project_id = '${other}') + (SELECT count(*) FROM turns WHERE project_id = '${other}')`,
+      ),
+    ).toBe(0);
+  });
+
+  it('a message role outside user/assistant/system is refused', async () => {
+    const id = await newSession();
+    await expect(
+      t.sql.query(`INSERT INTO chat_messages (session_id, role, content) VALUES ($1, 'tool', 'x')`, [id]),
+    ).rejects.toThrow(/check constraint/);
+  });
+});
+
+describe(`schema: upgrading a database that already has the legacy tables (${DATABASE_KIND})`, () => {
+  it('keeps existing dossiers and turns (including orphan turns) and adds the new columns and tables', async () => {
+    const db = await openEmptyDatabase();
+    try {
+      await db.sql.exec(`
+        CREATE TABLE dossier (project_id UUID PRIMARY KEY DEFAULT gen_random_uuid(), title TEXT,
+                              created_at TIMESTAMPTZ DEFAULT now(), updated_at TIMESTAMPTZ DEFAULT now());
+        CREATE TABLE turns (turn_id UUID PRIMARY KEY DEFAULT gen_random_uuid(), project_id UUID, user_text TEXT,
+                            assistant_text TEXT, created_at TIMESTAMPTZ DEFAULT now());
+        INSERT INTO dossier (project_id, title) VALUES ('11111111-1111-4111-8111-111111111111', 'Old story');
+        INSERT INTO turns (project_id, user_text, assistant_text) VALUES
+          ('11111111-1111-4111-8111-111111111111', 'hello', 'hi'),
+          ('22222222-2222-4222-8222-222222222222', 'orphan', 'turn');`);
+      const result = await migrate(db.sql);
+      expect(result.applied.length).toBeGreaterThan(0);
+      const [state] = await db.sql.query<Record<string, unknown>>(`
+        SELECT (SELECT count(*)::int FROM dossier) AS dossiers,
+               (SELECT count(*)::int FROM turns) AS turns,
+               (SELECT count(*)::int FROM information_schema.columns
+                 WHERE table_name = 'turns' AND column_name IN ('session_id', 'user_id')) AS new_turn_columns,
+               (SELECT count(*)::int FROM information_schema.columns
+                 WHERE table_name = 'dossier' AND column_name = 'created_by') AS created_by,
+               to_regclass('chat_messages') IS NOT NULL AS messages_table`);
+      expect(state).toEqual({
+        dossiers: 1,
+        turns: 2,
+        new_turn_columns: 2,
+        created_by: 1,
+        messages_table: true,
+      });
+      // New rows are checked against the dossier key even though old orphans were accepted.
+      await expect(
+        db.sql.query(
+          `INSERT INTO turns (project_id, user_text) VALUES ('33333333-3333-4333-8333-333333333333', 'x')`,
+        ),
+      ).rejects.toThrow(/foreign key/);
+    } finally {
+      await db.close();
+    }
+  });
+});
