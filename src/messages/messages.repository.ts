@@ -26,6 +26,25 @@ export interface NewMessage {
   turnId?: string | null;
 }
 
+/**
+ * Which messages of a session to read, oldest first. At most one of `offset > 0`, `before`, `after` and
+ * `latest` applies (the service enforces it): the page just older than `before`, just newer than `after`, the
+ * newest page (`latest`), or LIMIT/OFFSET from the oldest.
+ */
+export interface MessageWindow {
+  limit: number;
+  offset: number;
+  before?: string;
+  after?: string;
+  latest: boolean;
+}
+
+export interface MessagePageRows {
+  messages: MessageRecord[];
+  /** More messages lie beyond the page in its direction: older for before/latest, newer otherwise. */
+  hasMore: boolean;
+}
+
 const SELECT = {
   messageId: true,
   sessionId: true,
@@ -36,6 +55,17 @@ const SELECT = {
   createdAt: true,
   updatedAt: true,
 } as const;
+
+interface MessageRow {
+  message_id: string;
+  session_id: string;
+  turn_id: string | null;
+  role: MessageRole;
+  content: string;
+  metadata: Record<string, unknown> | null;
+  created_at: Date;
+  updated_at: Date;
+}
 
 /** SQL for chat_messages. Inserting moves the session's counters through the table's trigger. */
 @Injectable()
@@ -54,4 +84,41 @@ export class MessagesRepository {
     });
     return row as MessageRecord;
   }
+
+  /**
+   * A page of the session's messages, oldest first, through get_session_messages (keyset on
+   * (created_at, seq) for before/after/latest, so the cost does not grow with depth). One row more than the
+   * page is fetched to learn whether more lie beyond it. An anchor that is not a message of the session
+   * raises SQLSTATE P0002.
+   */
+  async page(tx: Tx, sessionId: string, window: MessageWindow): Promise<MessagePageRows> {
+    const rows = await tx.$queryRaw<MessageRow[]>`
+      SELECT m.message_id, m.session_id, m.turn_id, m.role, m.content, m.metadata, m.created_at, m.updated_at
+        FROM get_session_messages(
+               ${sessionId}::uuid,
+               ${window.limit + 1}::int,
+               ${window.offset}::int,
+               ${window.before ?? null}::uuid,
+               ${window.after ?? null}::uuid,
+               ${window.latest}::boolean) m
+       ORDER BY m.created_at, m.seq`;
+    const hasMore = rows.length > window.limit;
+    // Backwards pages (before, latest) are the newest limit+1 rows: the surplus one is the oldest.
+    const backwards = window.before !== undefined || window.latest;
+    const page = hasMore ? (backwards ? rows.slice(1) : rows.slice(0, window.limit)) : rows;
+    return { messages: page.map(toRecord), hasMore };
+  }
+}
+
+function toRecord(row: MessageRow): MessageRecord {
+  return {
+    messageId: row.message_id,
+    sessionId: row.session_id,
+    turnId: row.turn_id,
+    role: row.role,
+    content: row.content,
+    metadata: row.metadata,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }

@@ -1,5 +1,13 @@
 import { Module } from '@nestjs/common';
+import { ProjectsModule } from '../projects/projects.module.js';
+import { SessionsController } from './sessions.controller.js';
 import { SessionsRepository } from './sessions.repository.js';
+import { SessionsService } from './sessions.service.js';
 
-@Module({ providers: [SessionsRepository], exports: [SessionsRepository] })
+@Module({
+  imports: [ProjectsModule],
+  controllers: [SessionsController],
+  providers: [SessionsService, SessionsRepository],
+  exports: [SessionsRepository],
+})
 export class SessionsModule {}

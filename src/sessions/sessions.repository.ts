@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Tx } from '../database/database.service.js';
+import type { SessionCursor } from './session-cursor.js';
 
 export interface SessionRecord {
   sessionId: string;
@@ -27,6 +28,48 @@ export const SESSION_SELECT = {
   lastMessagePreview: true,
 } as const;
 
+export interface SessionListFilter {
+  /** Whose sessions (the caller: the service passes auth.userId; RLS hides everyone else's anyway). */
+  userId: string;
+  limit: number;
+  /** Continue after this position (exclusive). */
+  after?: SessionCursor;
+  projectId?: string;
+  isActive?: boolean;
+}
+
+export interface SessionPage {
+  sessions: SessionRecord[];
+  /** Where the next page starts, or null when this page is the last. */
+  next: SessionCursor | null;
+}
+
+export interface SessionChanges {
+  title?: string | null;
+  isActive?: boolean;
+}
+
+/** A session owned by `userId`: the owner filter every write carries, on top of RLS. */
+export interface OwnedSession {
+  userId: string;
+  sessionId: string;
+}
+
+interface SessionListRow {
+  session_id: string;
+  user_id: string;
+  project_id: string | null;
+  title: string | null;
+  created_at: Date;
+  updated_at: Date;
+  last_message_at: Date;
+  is_active: boolean;
+  message_count: number;
+  last_message_preview: string | null;
+  /** last_message_at as PostgreSQL prints it in UTC, to the microsecond: the cursor's timestamp. */
+  cursor_at: string;
+}
+
 /** SQL for the sessions table. Every method runs inside the caller's RLS transaction. */
 @Injectable()
 export class SessionsRepository {
@@ -41,4 +84,65 @@ export class SessionsRepository {
   findById(tx: Tx, sessionId: string): Promise<SessionRecord | null> {
     return tx.session.findUnique({ where: { sessionId }, select: SESSION_SELECT });
   }
+
+  /**
+   * A page of the user's sessions, most recent last_message_at first (ties by session_id), through
+   * get_user_sessions. One row more than the page is fetched to learn whether another page follows. The
+   * cursor's timestamp travels as PostgreSQL's text at microsecond precision, never through a JS Date.
+   */
+  async list(tx: Tx, filter: SessionListFilter): Promise<SessionPage> {
+    const rows = await tx.$queryRaw<SessionListRow[]>`
+      SELECT s.session_id, s.user_id, s.project_id, s.title, s.created_at, s.updated_at, s.last_message_at,
+             s.is_active, s.message_count, s.last_message_preview,
+             to_char(s.last_message_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+        FROM get_user_sessions(
+               ${filter.userId}::uuid,
+               ${filter.limit + 1}::int,
+               ${filter.after?.lastMessageAt ?? null}::timestamptz,
+               ${filter.after?.sessionId ?? null}::uuid,
+               ${filter.projectId ?? null}::uuid,
+               ${filter.isActive ?? null}::boolean) s`;
+    const page = rows.slice(0, filter.limit);
+    const last = page[page.length - 1];
+    return {
+      sessions: page.map(toRecord),
+      next:
+        rows.length > filter.limit && last
+          ? { lastMessageAt: last.cursor_at, sessionId: last.session_id }
+          : null,
+    };
+  }
+
+  /** Changes the owner's session; null when there is no such session of theirs. */
+  async update(tx: Tx, owned: OwnedSession, changes: SessionChanges): Promise<SessionRecord | null> {
+    const [row] = await tx.session.updateManyAndReturn({
+      where: { sessionId: owned.sessionId, userId: owned.userId },
+      data: changes,
+      select: SESSION_SELECT,
+    });
+    return row ?? null;
+  }
+
+  /** Deletes the owner's session (its messages cascade; legacy turns keep living with session_id NULL). */
+  async delete(tx: Tx, owned: OwnedSession): Promise<boolean> {
+    const { count } = await tx.session.deleteMany({
+      where: { sessionId: owned.sessionId, userId: owned.userId },
+    });
+    return count === 1;
+  }
+}
+
+function toRecord(row: SessionListRow): SessionRecord {
+  return {
+    sessionId: row.session_id,
+    userId: row.user_id,
+    projectId: row.project_id,
+    title: row.title,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    lastMessageAt: row.last_message_at,
+    isActive: row.is_active,
+    messageCount: row.message_count,
+    lastMessagePreview: row.last_message_preview,
+  };
 }

@@ -1,0 +1,126 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateIf,
+} from 'class-validator';
+import { IsAnyUuid, QueryBoolean, QueryInt } from '../common/query-params.js';
+import type { SessionRecord } from './sessions.repository.js';
+
+const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+
+export const SESSION_TITLE_MAX = 200;
+
+export class CreateSessionDto {
+  /** The project to put the session in (the caller must be a member). Omitted: a new project of the caller's. */
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsAnyUuid()
+  project_id?: string;
+
+  /** Trimmed; 1 to 200 characters. Omitted or null: untitled. */
+  @IsOptional()
+  @Transform(trim)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(SESSION_TITLE_MAX)
+  title?: string | null;
+}
+
+export class ListSessionsQueryDto {
+  /** Sessions per page. */
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number = 10;
+
+  /** `next_cursor` of the previous page. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+
+  /** Only the sessions of this project. */
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsAnyUuid()
+  project_id?: string;
+
+  /** Only active (`true`) or only archived (`false`) sessions. Omitted: both. */
+  @IsOptional()
+  @QueryBoolean()
+  @IsBoolean()
+  is_active?: boolean;
+}
+
+export class UpdateSessionTitleDto {
+  /** Trimmed; 1 to 200 characters. */
+  @Transform(trim)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(SESSION_TITLE_MAX)
+  title: string;
+}
+
+/** Fields to change; omitted fields stay as they are. */
+export class UpdateSessionDto {
+  /** Trimmed; 1 to 200 characters; null clears it. */
+  @IsOptional()
+  @Transform(trim)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(SESSION_TITLE_MAX)
+  title?: string | null;
+
+  /** false archives the session, true brings it back. */
+  @ValidateIf((_object, value) => value !== undefined)
+  @IsBoolean()
+  is_active?: boolean;
+}
+
+export class SessionResponseDto {
+  /** @example 0b6f3c1a-9d2e-4f7b-8a61-5c2d9e4f1a37 */
+  session_id: string;
+  project_id: string | null;
+  title: string | null;
+  /** false once archived. */
+  is_active: boolean;
+  /** Messages in the session (kept on the session row, never counted on read). */
+  message_count: number;
+  /** The first 200 characters of the newest message; null when there are none. */
+  last_message_preview: string | null;
+  /** When the newest message was written (the creation time while the session is empty). */
+  last_message_at: Date;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export class SessionListResponseDto {
+  /** Most recent `last_message_at` first. */
+  data: SessionResponseDto[];
+  /** Pass as `cursor` to get the next page; null on the last page. Opaque. */
+  next_cursor: string | null;
+}
+
+export function toSessionResponse(session: SessionRecord): SessionResponseDto {
+  return {
+    session_id: session.sessionId,
+    project_id: session.projectId,
+    title: session.title,
+    is_active: session.isActive,
+    message_count: session.messageCount,
+    last_message_preview: session.lastMessagePreview,
+    last_message_at: session.lastMessageAt,
+    created_at: session.createdAt,
+    updated_at: session.updatedAt,
+  };
+}
