@@ -52,6 +52,18 @@ describe(`authentication with HS256 JWTs and X-User-ID (${DATABASE_KIND})`, () =
     expect(again.json()).toMatchObject({ user_id: sub, display_name: 'JWT user' });
   });
 
+  it('two first POST /api/v1/users with the same token at once create one profile: one 201, one 200', async () => {
+    const sub = randomUUID();
+    const headers = { authorization: `Bearer ${await token({ sub })}` };
+    const responses = await Promise.all(
+      [1, 2].map(() =>
+        t.app.inject({ method: 'POST', url: '/api/v1/users', headers, payload: { display_name: 'Racer' } }),
+      ),
+    );
+    expect(responses.map((r) => r.statusCode).sort()).toEqual([200, 201]);
+    expect(responses.map((r) => r.json().user_id)).toEqual([sub, sub]);
+  });
+
   it.each([
     ['an expired token', async () => token({ sub: randomUUID(), exp: Math.floor(Date.now() / 1000) - 60 })],
     [

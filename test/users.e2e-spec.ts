@@ -98,6 +98,49 @@ describe(`users API (${DATABASE_KIND})`, () => {
     expect(new Date(body.updated_at).getTime()).toBeGreaterThanOrEqual(new Date(body.created_at).getTime());
   });
 
+  it('PATCH /api/v1/users/me with another user’s email (any letter case) is 409 and changes nothing', async () => {
+    await createUser(t.app, { email: 'taken@example.test' });
+    const user = await createUser(t.app, { display_name: 'Keeps' });
+    const response = await inject({
+      method: 'PATCH',
+      url: '/api/v1/users/me',
+      headers: user.headers,
+      payload: { email: 'TAKEN@example.test', display_name: 'Changed' },
+    });
+    expect(response.statusCode).toBe(409);
+    expect(response.json()).toMatchObject({ statusCode: 409, error: 'conflict' });
+    const me = await inject({ method: 'GET', url: '/api/v1/users/me', headers: user.headers });
+    expect(me.json()).toMatchObject({ email: user.email, display_name: 'Keeps' });
+  });
+
+  it('PATCH /api/v1/users/me: null clears a field, {} changes nothing, unknown fields are 400', async () => {
+    const user = await createUser(t.app, { display_name: 'Named', avatar_url: 'https://example.test/a.png' });
+    const cleared = await inject({
+      method: 'PATCH',
+      url: '/api/v1/users/me',
+      headers: user.headers,
+      payload: { avatar_url: null },
+    });
+    expect(cleared.statusCode).toBe(200);
+    expect(cleared.json()).toMatchObject({ avatar_url: null, display_name: 'Named', email: user.email });
+    const same = await inject({
+      method: 'PATCH',
+      url: '/api/v1/users/me',
+      headers: user.headers,
+      payload: {},
+    });
+    expect(same.statusCode).toBe(200);
+    expect(same.json()).toMatchObject({ avatar_url: null, display_name: 'Named', email: user.email });
+    const unknown = await inject({
+      method: 'PATCH',
+      url: '/api/v1/users/me',
+      headers: user.headers,
+      payload: { user_id: randomUUID() },
+    });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().details.map((d: { field: string }) => d.field)).toContain('user_id');
+  });
+
   it('DELETE /api/v1/users/me removes the user and everything they own, leaves legacy turns, and orphans nothing', async () => {
     const user = await createUser(t.app);
     const other = await createUser(t.app);

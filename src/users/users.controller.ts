@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Res } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { AuthContext } from '../auth/auth-context.js';
 import { CurrentAuth, Public } from '../auth/auth.decorators.js';
@@ -20,6 +20,11 @@ export class UsersController {
   @Public()
   @ApiPublic()
   @ApiOperation({ summary: 'Create a user' })
+  @ApiCreatedResponse({ type: UserResponseDto, description: 'Created' })
+  @ApiOkResponse({
+    type: UserResponseDto,
+    description: 'With a JWT whose subject already has a profile: that profile, unchanged',
+  })
   @ApiErrors(400, 401, 409, 413)
   async createUser(
     @CurrentAuth() auth: AuthContext | undefined,

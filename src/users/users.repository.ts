@@ -16,6 +16,15 @@ export interface UserFields {
   avatarUrl?: string | null;
 }
 
+interface UserRow {
+  user_id: string;
+  email: string | null;
+  display_name: string | null;
+  avatar_url: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
 const SELECT = {
   userId: true,
   email: true,
@@ -30,6 +39,28 @@ const SELECT = {
 export class UsersRepository {
   create(tx: Tx, userId: string, fields: UserFields): Promise<UserRecord> {
     return tx.user.create({ data: { userId, ...fields }, select: SELECT });
+  }
+
+  /**
+   * Creates the user unless a row with this id exists (a concurrent create of the same JWT subject): null
+   * then, instead of a unique violation. Other unique values (the email) still conflict.
+   */
+  async createIfAbsent(tx: Tx, userId: string, fields: UserFields): Promise<UserRecord | null> {
+    const [row] = await tx.$queryRaw<UserRow[]>`
+      INSERT INTO users (user_id, email, display_name, avatar_url)
+      VALUES (${userId}::uuid, ${fields.email ?? null}, ${fields.displayName ?? null}, ${fields.avatarUrl ?? null})
+      ON CONFLICT (user_id) DO NOTHING
+      RETURNING user_id, email, display_name, avatar_url, created_at, updated_at`;
+    return row
+      ? {
+          userId: row.user_id,
+          email: row.email,
+          displayName: row.display_name,
+          avatarUrl: row.avatar_url,
+          createdAt: row.created_at,
+          updatedAt: row.updated_at,
+        }
+      : null;
   }
 
   findById(tx: Tx, userId: string): Promise<UserRecord | null> {

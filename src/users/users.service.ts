@@ -15,22 +15,35 @@ export class UsersService {
 
   /**
    * Creates a user. A JWT caller creates the profile of the token's subject, idempotently (a repeat returns
-   * the existing profile); anyone else gets a new user with a new id.
+   * the existing profile unchanged, even when two first requests race); anyone else gets a new user with a
+   * new id.
    */
   async create(
     auth: AuthContext | undefined,
     dto: CreateUserDto,
   ): Promise<{ user: UserRecord; created: boolean }> {
-    const userId = auth?.via === 'jwt' ? auth.userId : randomUUID();
     const fields = {
       email: dto.email ?? null,
       displayName: dto.display_name ?? null,
       avatarUrl: dto.avatar_url ?? null,
     };
+    if (auth?.via !== 'jwt') {
+      const userId = randomUUID();
+      return this.db.asNewUser(userId, async (tx) => ({
+        user: await this.users.create(tx, userId, fields),
+        created: true,
+      }));
+    }
+    const userId = auth.userId;
     return this.db.asNewUser(userId, async (tx) => {
-      const existing = auth?.via === 'jwt' ? await this.users.findById(tx, userId) : null;
+      const existing = await this.users.findById(tx, userId);
       if (existing) return { user: existing, created: false };
-      return { user: await this.users.create(tx, userId, fields), created: true };
+      const created = await this.users.createIfAbsent(tx, userId, fields);
+      if (created) return { user: created, created: true };
+      // A concurrent request created it between the two statements: that one answers 201, this one 200.
+      const winner = await this.users.findById(tx, userId);
+      if (!winner) throw AppError.notFound('User');
+      return { user: winner, created: false };
     });
   }
 
