@@ -1,46 +1,111 @@
-import { Logger, type LogLevel } from '@nestjs/common';
+import helmet from '@fastify/helmet';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger as NestPinoLogger } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { LogController } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
+import { createRootLogger, logRequestCompleted, routeOf } from './common/logging.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/app-config.js';
+import { MetricsService } from './metrics/metrics.service.js';
 import { setupOpenApi } from './openapi.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-const NEST_LOG_LEVELS: Record<string, LogLevel[]> = {
-  silent: [],
-  fatal: ['fatal'],
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-  trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
+export interface CreateAppOptions {
+  /** Where the JSON log lines go (default: stdout). Tests pass a stream to read them. */
+  logDestination?: DestinationStream;
+}
+
+/** TRUST_PROXY as Fastify takes it: a boolean, a hop count, or a list of proxy addresses/CIDRs. */
+function trustProxy(value: string): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^\d+$/.test(value)) return (_address, hop) => hop < Number(value);
+  return value.split(',').map((entry) => entry.trim());
+}
 
 /** Builds the whole application (not listening yet): used by main.ts, the tests and the benchmarks. */
-export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+export async function createApp(
+  config: AppConfig,
+  options: CreateAppOptions = {},
+): Promise<NestFastifyApplication> {
+  const logger = createRootLogger(config, options.logDestination);
   const adapter = new FastifyAdapter({
+    loggerInstance: logger,
+    // One access line per request is written by logRequestCompleted (onResponse below), not by Fastify.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     // Honour a caller's X-Request-ID when it is sane, so logs can be joined across services.
     genReqId: (req: IncomingMessage) => {
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    trustProxy: false,
+    // Behind a load balancer, TRUST_PROXY lets request.ip (rate limits of anonymous callers, logs) be the
+    // client's address from X-Forwarded-For rather than the balancer's.
+    trustProxy: trustProxy(config.TRUST_PROXY),
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
-    logger: NEST_LOG_LEVELS[config.LOG_LEVEL] ?? NEST_LOG_LEVELS.info,
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
+    bufferLogs: true,
     abortOnError: false,
   });
+  app.useLogger(app.get(NestPinoLogger));
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
+  const metrics = app.get(MetricsService);
+  fastify.addHook('onResponse', async (request, reply) => {
+    logRequestCompleted(request, reply);
+    metrics.observeRequest(request.method, routeOf(request), reply.statusCode, reply.elapsedTime / 1000);
+  });
+  // Security headers on every response. The content security policy allows what Swagger UI at /docs needs
+  // (its scripts and styles are served from here; it inlines styles and uses data: images) and nothing
+  // else; no upgrade-insecure-requests, so the docs also work on plain http://127.0.0.1.
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'", 'data:'],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        upgradeInsecureRequests: null,
+      },
+    },
+  });
+  if (config.CORS_ORIGINS) {
+    const origins = config.CORS_ORIGINS.split(',').map((origin) => origin.trim());
+    app.enableCors({
+      origin: origins.includes('*') ? true : origins,
+      allowedHeaders: [
+        'authorization',
+        'content-type',
+        'x-user-id',
+        'x-request-id',
+        'idempotency-key',
+        'accept',
+      ],
+      exposedHeaders: [
+        'x-request-id',
+        'x-session-id',
+        'x-project-id',
+        'x-turn-id',
+        'retry-after',
+        'x-ratelimit-limit',
+        'x-ratelimit-remaining',
+        'x-ratelimit-reset',
+      ],
+      maxAge: 600,
+    });
+  }
   app.useGlobalPipes(createValidationPipe());
-  app.enableShutdownHooks();
+  // SIGTERM/SIGINT are handled by main.ts (see ShutdownService), not by Nest's enableShutdownHooks.
   if (config.SWAGGER_ENABLED) await setupOpenApi(app);
   return app;
 }

@@ -1,10 +1,16 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import type { Logger as PinoLogger } from 'pino';
 import { APP_FILTER } from '@nestjs/core';
 import { AuthModule } from './auth/auth.module.js';
 import { AllExceptionsFilter } from './common/http-exception.filter.js';
+import { LifecycleModule } from './common/lifecycle.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { AppConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { HealthModule } from './health/health.module.js';
+import { LimitsModule } from './limits/limits.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { ChatModule } from './chat/chat.module.js';
 import { MessagesModule } from './messages/messages.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
@@ -13,18 +19,25 @@ import { UsersModule } from './users/users.module.js';
 
 @Module({})
 export class AppModule {
-  static async forRoot(config: AppConfig): Promise<DynamicModule> {
+  /** `logger`: the process's pino logger (Fastify's too); nestjs-pino routes Nest's Logger calls to it. */
+  static async forRoot(config: AppConfig, logger: PinoLogger): Promise<DynamicModule> {
     return {
       module: AppModule,
       imports: [
         await AppConfigModule.forRoot(config),
+        LoggerModule.forRoot({ useExisting: true, pinoHttp: { logger } }),
+        LifecycleModule,
         DatabaseModule,
+        MetricsModule.forRoot(config),
         AuthModule,
+        // After AuthModule: its rate-limit guard counts the caller that AuthGuard resolved.
+        await LimitsModule.forRoot(config),
+        HealthModule,
         UsersModule,
         ProjectsModule,
         SessionsModule,
         MessagesModule,
-        ChatModule,
+        ChatModule.forRoot(config),
       ],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
     };

@@ -1,6 +1,5 @@
-import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AuthGuard as PassportAuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
@@ -8,24 +7,25 @@ import { AppError } from '../common/app-error.js';
 import { isUuid } from '../common/uuid.js';
 import type { AuthContext } from './auth-context.js';
 import { IS_PUBLIC } from './auth.decorators.js';
+import { JwtVerifier } from './jwt-verifier.js';
 
 type AuthedRequest = FastifyRequest & { user?: AuthContext };
 
 /**
- * Resolves the caller of every route: `Authorization: Bearer <JWT>` (when JWT_SECRET is set) or
- * `X-User-ID: <uuid>` (when AUTH_HEADER_ENABLED). With header mode off the header is ignored entirely.
- * That the user exists is checked by the database in the request's first statement (see DatabaseService).
+ * Resolves the caller of every route: `Authorization: Bearer <JWT>` (when JWT_SECRET or JWKS_URL is set; see
+ * JwtVerifier) or `X-User-ID: <uuid>` (when AUTH_HEADER_ENABLED). With header mode off the header is ignored
+ * entirely. A bearer token wins over the header. That the user exists is checked by the database in the
+ * request's first statement (see DatabaseService).
  */
 @Injectable()
-export class AuthGuard extends PassportAuthGuard('jwt') {
+export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
+    private readonly jwt: JwtVerifier,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {
-    super();
-  }
+  ) {}
 
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
       context.getHandler(),
       context.getClass(),
@@ -35,11 +35,10 @@ export class AuthGuard extends PassportAuthGuard('jwt') {
     const headerId = this.config.AUTH_HEADER_ENABLED ? request.headers['x-user-id'] : undefined;
 
     if (authorization !== undefined) {
-      if (!this.config.JWT_SECRET)
-        throw AppError.unauthorized('Bearer tokens are not accepted by this server');
-      if (!/^Bearer\s+\S+$/i.test(authorization))
-        throw AppError.unauthorized('Authorization must be "Bearer <token>"');
-      await (super.canActivate(context) as Promise<boolean>);
+      if (!this.jwt.enabled) throw AppError.unauthorized('Bearer tokens are not accepted by this server');
+      const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+      if (!match) throw AppError.unauthorized('Authorization must be "Bearer <token>"');
+      request.user = { userId: await this.jwt.verify(match[1]), via: 'jwt' };
       return true;
     }
     if (headerId !== undefined) {
@@ -50,21 +49,11 @@ export class AuthGuard extends PassportAuthGuard('jwt') {
     }
     if (isPublic) return true;
     throw AppError.unauthorized(
-      this.config.AUTH_HEADER_ENABLED && this.config.JWT_SECRET
+      this.config.AUTH_HEADER_ENABLED && this.jwt.enabled
         ? 'Authentication required: send X-User-ID or Authorization: Bearer <JWT>'
-        : this.config.JWT_SECRET
+        : this.jwt.enabled
           ? 'Authentication required: send Authorization: Bearer <JWT>'
           : 'Authentication required: send X-User-ID',
     );
-  }
-
-  override handleRequest<TUser = AuthContext>(error: unknown, user: TUser | false, info: unknown): TUser {
-    if (error || !user) {
-      const name = (info as { name?: string } | undefined)?.name;
-      if (name === 'TokenExpiredError') throw AppError.unauthorized('The token has expired');
-      if (name === 'NotBeforeError') throw AppError.unauthorized('The token is not valid yet');
-      throw AppError.unauthorized('The token is invalid');
-    }
-    return user;
   }
 }

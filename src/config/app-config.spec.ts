@@ -10,6 +10,18 @@ describe('loadConfig', () => {
     expect(config.LLM_PROVIDER).toBe('builtin');
   });
 
+  it('accepts header mode off with only an identity provider (JWKS) configured', () => {
+    const config = loadConfig({
+      AUTH_HEADER_ENABLED: 'false',
+      JWKS_URL: 'https://idp.example/.well-known/jwks.json',
+      JWKS_ISSUER: 'https://idp.example/',
+      JWKS_AUDIENCE: 'parley',
+    });
+    expect(config.JWKS_URL).toBe('https://idp.example/.well-known/jwks.json');
+    expect(config.JWKS_ALGORITHMS).toBe('RS256,ES256');
+    expect(config.SHUTDOWN_GRACE_MS).toBe(10000);
+  });
+
   it('converts numbers and booleans from their string form', () => {
     const config = loadConfig({ PORT: '8080', AUTH_HEADER_ENABLED: 'false', JWT_SECRET: 'x'.repeat(32) });
     expect(config.PORT).toBe(8080);
@@ -26,6 +38,15 @@ describe('loadConfig', () => {
     [{ LLM_PROVIDER: 'anthropic' }, /LLM_API_KEY/],
     [{ AUTH_HEADER_ENABLED: 'false' }, /JWT_SECRET/],
     [{ DB_MIGRATE_ON_START: 'perhaps' }, /DB_MIGRATE_ON_START/],
+    [{ JWKS_URL: 'ftp://idp.example/jwks' }, /JWKS_URL/],
+    [{ JWKS_URL: 'https://idp.example/jwks', JWKS_AUDIENCE: 'parley' }, /JWKS_ISSUER/],
+    [{ JWKS_ALGORITHMS: 'RS256,HS256' }, /JWKS_ALGORITHMS/],
+    [{ REDIS_URL: 'http://cache:6379' }, /REDIS_URL/],
+    [{ CORS_ORIGINS: 'example.com' }, /CORS_ORIGINS/],
+    [{ TRUST_PROXY: 'sometimes' }, /TRUST_PROXY/],
+    [{ SHUTDOWN_GRACE_MS: '10' }, /SHUTDOWN_GRACE_MS/],
+    [{ RATE_LIMIT_MAX: '0' }, /RATE_LIMIT_MAX/],
+    [{ DB_STATEMENT_TIMEOUT_MS: 'soon' }, /DB_STATEMENT_TIMEOUT_MS/],
   ])('rejects %j with a message naming the variable', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(name);

@@ -64,6 +64,20 @@ export class EnvironmentVariables {
   @Max(500)
   DB_POOL_MAX = 10;
 
+  /** Longest a single SQL statement may run (PostgreSQL statement_timeout, and the client's own wait). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3600000)
+  DB_STATEMENT_TIMEOUT_MS = 10000;
+
+  /** Longest wait for a database connection (opening one, or a free one from the pool). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600000)
+  DB_CONNECT_TIMEOUT_MS = 3000;
+
   @Transform(toBool)
   @IsBoolean()
   AUTH_HEADER_ENABLED = true;
@@ -83,6 +97,47 @@ export class EnvironmentVariables {
   @IsOptional()
   @IsString()
   JWT_AUDIENCE?: string;
+
+  /** An identity provider's JSON Web Key Set: enables RS256/ES256 bearer JWTs verified with its keys. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^https?:\/\/.+/, { message: 'JWKS_URL must be an http(s) URL' })
+  JWKS_URL?: string;
+
+  /** Required `iss` of JWKS-verified tokens (required with JWKS_URL). */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  JWKS_ISSUER?: string;
+
+  /** Required `aud` of JWKS-verified tokens (required with JWKS_URL). */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  JWKS_AUDIENCE?: string;
+
+  @Matches(
+    /^(RS256|RS384|RS512|PS256|PS384|PS512|ES256|ES384|ES512|EdDSA)(,(RS256|RS384|RS512|PS256|PS384|PS512|ES256|ES384|ES512|EdDSA))*$/,
+    {
+      message:
+        'JWKS_ALGORITHMS must be a comma-separated list of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA',
+    },
+  )
+  JWKS_ALGORITHMS = 'RS256,ES256';
+
+  /** Shortest pause between two JWKS downloads triggered by an unknown key id. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3600000)
+  JWKS_COOLDOWN_MS = 30000;
+
+  /** Clock skew tolerated on `exp` and `nbf`, for every JWT. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(300)
+  JWT_CLOCK_TOLERANCE_SECONDS = 0;
 
   @Transform(toInt)
   @IsInt()
@@ -138,6 +193,89 @@ export class EnvironmentVariables {
   @Min(0)
   @Max(600000)
   BUILTIN_LLM_DELAY_MS = 0;
+
+  @Transform(toBool)
+  @IsBoolean()
+  RATE_LIMIT_ENABLED = true;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(86400000)
+  RATE_LIMIT_WINDOW_MS = 60000;
+
+  /** Requests per window per user (per client IP on public routes), chat excluded. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000000)
+  RATE_LIMIT_MAX = 600;
+
+  /** Chat requests (/api/v1/chat, /chat) per window per user (per client IP when anonymous). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1000000)
+  RATE_LIMIT_CHAT_MAX = 60;
+
+  /** Redis for rate-limit counters shared by several instances; unset keeps them in memory. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @IsString()
+  @Matches(/^[A-Za-z0-9:_.-]{0,64}$/, {
+    message: 'REDIS_KEY_PREFIX may hold letters, digits and : _ . - (64 at most)',
+  })
+  REDIS_KEY_PREFIX = 'parley:';
+
+  /** Streaming chats one user (or anonymous client IP) may hold open at once on one instance. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100000)
+  STREAMS_PER_USER_MAX = 5;
+
+  /** Longest a non-streaming request may take before it is answered 503. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3600000)
+  REQUEST_TIMEOUT_MS = 30000;
+
+  /** Origins allowed by CORS: unset for none, `*` for any, or a comma-separated list of origins. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^(\*|https?:\/\/[^,\s]+(,\s*https?:\/\/[^,\s]+)*)$/, {
+    message: 'CORS_ORIGINS must be *, or a comma-separated list of http(s) origins',
+  })
+  CORS_ORIGINS?: string;
+
+  /** Whether X-Forwarded-For is trusted: false, true, a hop count, or comma-separated proxy addresses/CIDRs. */
+  @IsString()
+  @Matches(/^(false|true|\d{1,2}|[0-9a-fA-F.:/]+(,\s*[0-9a-fA-F.:/]+)*)$/, {
+    message: 'TRUST_PROXY must be false, true, a hop count, or comma-separated addresses/CIDRs',
+  })
+  TRUST_PROXY = 'false';
+
+  /** How long SIGTERM may take: streams end and are saved, in-flight requests finish, then the process exits. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(600000)
+  SHUTDOWN_GRACE_MS = 10000;
+
+  /** Longest the readiness check waits for the database. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60000)
+  HEALTH_TIMEOUT_MS = 2000;
+
+  @Transform(toBool)
+  @IsBoolean()
+  METRICS_ENABLED = true;
 }
 
 export type AppConfig = Readonly<EnvironmentVariables>;
@@ -154,6 +292,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     'JWT_SECRET',
     'JWT_ISSUER',
     'JWT_AUDIENCE',
+    'JWKS_URL',
+    'JWKS_ISSUER',
+    'JWKS_AUDIENCE',
+    'REDIS_URL',
+    'CORS_ORIGINS',
     'LLM_MODEL',
     'LLM_BASE_URL',
     'LLM_API_KEY',
@@ -180,8 +323,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `Invalid configuration: LLM_API_KEY is required when LLM_PROVIDER is ${config.LLM_PROVIDER}`,
     );
   }
-  if (!config.AUTH_HEADER_ENABLED && !config.JWT_SECRET) {
-    throw new ConfigError('Invalid configuration: JWT_SECRET is required when AUTH_HEADER_ENABLED is false');
+  if (!config.AUTH_HEADER_ENABLED && !config.JWT_SECRET && !config.JWKS_URL) {
+    throw new ConfigError(
+      'Invalid configuration: JWT_SECRET or JWKS_URL is required when AUTH_HEADER_ENABLED is false',
+    );
+  }
+  if (config.JWKS_URL && (!config.JWKS_ISSUER || !config.JWKS_AUDIENCE)) {
+    throw new ConfigError(
+      'Invalid configuration: JWKS_ISSUER and JWKS_AUDIENCE are required with JWKS_URL (an identity provider signs tokens for other applications too)',
+    );
   }
   return Object.freeze(config);
 }

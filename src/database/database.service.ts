@@ -42,14 +42,27 @@ export class DatabaseService implements OnApplicationShutdown {
   /** Opens the database and, unless disabled, applies pending migrations. Called once at boot. */
   async connect(): Promise<void> {
     if (this.config.DATABASE_URL) {
+      // A dead or hung server must answer fast 503s, not hang requests: connecting (or waiting for a free
+      // connection) is bounded by DB_CONNECT_TIMEOUT_MS; every statement by DB_STATEMENT_TIMEOUT_MS, on the
+      // server (statement_timeout, SQLSTATE 57014) and in the client (query_timeout, for a server that went
+      // silent). Keep-alive notices a dropped connection. sql-errors.ts maps all of these to 503.
       this.pool = new pg.Pool({
         connectionString: this.config.DATABASE_URL,
         max: this.config.DB_POOL_MAX,
-        connectionTimeoutMillis: 5000,
+        connectionTimeoutMillis: this.config.DB_CONNECT_TIMEOUT_MS,
+        statement_timeout: this.config.DB_STATEMENT_TIMEOUT_MS,
+        query_timeout: this.config.DB_STATEMENT_TIMEOUT_MS + 1000,
+        keepAlive: true,
       });
       this.pool.on('error', (error) => this.logger.warn(`idle database connection failed: ${error.message}`));
       this.executor = pgExecutor(this.pool);
-      this.client = new PrismaClient({ adapter: new PrismaPg(this.pool) });
+      this.client = new PrismaClient({
+        adapter: new PrismaPg(this.pool),
+        transactionOptions: {
+          maxWait: this.config.DB_CONNECT_TIMEOUT_MS,
+          timeout: this.config.DB_STATEMENT_TIMEOUT_MS,
+        },
+      });
       const url = new URL(this.config.DATABASE_URL);
       this.logger.log(`Using PostgreSQL at ${url.hostname}:${url.port || 5432}${url.pathname}`);
     } else {
@@ -62,13 +75,43 @@ export class DatabaseService implements OnApplicationShutdown {
       this.logger.log(`Using embedded PostgreSQL (PGlite) in ${dataDir}`);
     }
     if (this.config.DB_MIGRATE_ON_START) {
-      const result = await migrate(this.executor);
+      const result = await this.migrateNow();
       this.logger.log(
         result.applied.length > 0
           ? `Applied migrations: ${result.applied.join(', ')}`
           : `Database schema up to date (${result.alreadyApplied} migrations)`,
       );
     }
+  }
+
+  /**
+   * Applies pending migrations. On a server this uses a connection of its own, outside the pool: one session
+   * for the advisory lock and each migration's BEGIN/COMMIT, and no statement_timeout (building an index
+   * on a large table may take longer than any request should).
+   */
+  private async migrateNow(): Promise<Awaited<ReturnType<typeof migrate>>> {
+    if (!this.config.DATABASE_URL) return migrate(this.maintenance());
+    const client = new pg.Client({
+      connectionString: this.config.DATABASE_URL,
+      connectionTimeoutMillis: this.config.DB_CONNECT_TIMEOUT_MS,
+    });
+    await client.connect();
+    try {
+      return await migrate(pgExecutor(client));
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** Connections of the PostgreSQL pool (for metrics); undefined on the embedded database. */
+  poolStats(): { total: number; idle: number; waiting: number; max: number } | undefined {
+    if (!this.pool) return undefined;
+    return {
+      total: this.pool.totalCount,
+      idle: this.pool.idleCount,
+      waiting: this.pool.waitingCount,
+      max: this.config.DB_POOL_MAX,
+    };
   }
 
   private get prisma(): PrismaClient {

@@ -1,0 +1,66 @@
+import { CanActivate, ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthContext } from '../auth/auth-context.js';
+import { AppError } from '../common/app-error.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.tokens.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { isChatRoute } from './chat-routes.js';
+import { RATE_LIMIT_STORAGE, type RateLimitStorage } from './rate-limit.storage.js';
+
+const SKIP_RATE_LIMIT = 'parley:skipRateLimit';
+
+/** The route is never rate limited (health probes, metrics scrapes). */
+export const SkipRateLimit = () => SetMetadata(SKIP_RATE_LIMIT, true);
+
+/**
+ * Per-caller rate limits, two budgets per RATE_LIMIT_WINDOW_MS: chat routes (RATE_LIMIT_CHAT_MAX) and
+ * everything else (RATE_LIMIT_MAX). A caller is its user id once AuthGuard has resolved one (this guard is
+ * registered after it), else its client address (public routes, anonymous legacy /chat). All routes of a
+ * budget share it. Every answer carries X-RateLimit-Limit/-Remaining/-Reset; a refusal is the usual error
+ * shape, 429 `rate_limited`, with Retry-After (seconds until the window ends).
+ *
+ * Not @nestjs/throttler: its only build is CommonJS that require()s the ESM-only @nestjs/common 12, which
+ * Node 20.19 can do but jest's ESM runtime cannot, so no test could load the app. The counting itself is
+ * a fixed window, in memory or in Redis (rate-limit.storage.ts).
+ */
+@Injectable()
+export class RateLimitGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(RATE_LIMIT_STORAGE) private readonly storage: RateLimitStorage,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (!this.config.RATE_LIMIT_ENABLED || context.getType() !== 'http') return true;
+    if (
+      this.reflector.getAllAndOverride<boolean>(SKIP_RATE_LIMIT, [context.getHandler(), context.getClass()])
+    )
+      return true;
+    const http = context.switchToHttp();
+    const request = http.getRequest<FastifyRequest & { user?: AuthContext }>();
+    const reply = http.getResponse<FastifyReply>();
+    const chat = isChatRoute(request.routeOptions?.url);
+    const budget = chat ? 'chat' : 'default';
+    const limit = chat ? this.config.RATE_LIMIT_CHAT_MAX : this.config.RATE_LIMIT_MAX;
+    const caller = request.user ? `user:${request.user.userId}` : `ip:${request.ip}`;
+    const { count, resetMs } = await this.storage.hit(
+      `${budget}:${caller}`,
+      this.config.RATE_LIMIT_WINDOW_MS,
+    );
+    const resetSeconds = Math.max(1, Math.ceil(resetMs / 1000));
+    void reply.header('x-ratelimit-limit', limit);
+    void reply.header('x-ratelimit-remaining', Math.max(0, limit - count));
+    void reply.header('x-ratelimit-reset', resetSeconds);
+    if (count <= limit) return true;
+    void reply.header('retry-after', resetSeconds);
+    this.metrics.recordRateLimited(budget);
+    throw new AppError(
+      'rate_limited',
+      `Too many ${chat ? 'chat ' : ''}requests: at most ${limit} per ${Math.round(this.config.RATE_LIMIT_WINDOW_MS / 1000)} s; retry after ${resetSeconds} s`,
+    );
+  }
+}

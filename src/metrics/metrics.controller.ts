@@ -1,0 +1,29 @@
+import { Controller, Get, Header, Res } from '@nestjs/common';
+import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { SkipRateLimit } from '../limits/rate-limit.guard.js';
+import type { FastifyReply } from 'fastify';
+import { Public } from '../auth/auth.decorators.js';
+import { ApiPublic } from '../common/api-docs.js';
+import { NoRequestTimeout } from '../common/request-timeout.interceptor.js';
+import { MetricsService } from './metrics.service.js';
+
+/** Prometheus scrape endpoint. Public like the health checks: keep it off the internet at the proxy. */
+@ApiTags('operations')
+@Controller('metrics')
+@SkipRateLimit()
+export class MetricsController {
+  constructor(private readonly metrics: MetricsService) {}
+
+  @Get()
+  @Public()
+  @ApiPublic()
+  @NoRequestTimeout()
+  @ApiOperation({ summary: 'Prometheus metrics' })
+  @ApiProduces('text/plain')
+  @ApiResponse({ status: 200, description: 'Prometheus text exposition format', schema: { type: 'string' } })
+  @Header('cache-control', 'no-store')
+  async getMetrics(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+    void reply.header('content-type', this.metrics.contentType);
+    return this.metrics.render();
+  }
+}
