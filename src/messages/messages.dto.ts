@@ -3,8 +3,6 @@ import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { IsAnyUuid, QueryBoolean, QueryInt } from '../common/query-params.js';
 import { MESSAGE_ROLES, type MessageRecord, type MessageRole } from './messages.repository.js';
 
-export const MESSAGES_LIMIT_MAX = 200;
-
 /**
  * Which page of a session's messages. Use at most one of `offset` (> 0), `before`, `after` and `latest`.
  * Every page is oldest first.
@@ -15,7 +13,7 @@ export class ListMessagesQueryDto {
   @QueryInt()
   @IsInt()
   @Min(1)
-  @Max(MESSAGES_LIMIT_MAX)
+  @Max(200)
   limit?: number = 50;
 
   /** Skip this many of the oldest messages. Costs grow with the offset: prefer `before`/`after` for deep history. */

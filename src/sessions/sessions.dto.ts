@@ -16,8 +16,6 @@ import type { SessionRecord } from './sessions.repository.js';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
-export const SESSION_TITLE_MAX = 200;
-
 export class CreateSessionDto {
   /** The project to put the session in (the caller must be a member). Omitted: a new project of the caller's. */
   @ApiPropertyOptional({ format: 'uuid' })
@@ -30,7 +28,7 @@ export class CreateSessionDto {
   @Transform(trim)
   @IsString()
   @MinLength(1)
-  @MaxLength(SESSION_TITLE_MAX)
+  @MaxLength(200)
   title?: string | null;
 }
 
@@ -67,7 +65,7 @@ export class UpdateSessionTitleDto {
   @Transform(trim)
   @IsString()
   @MinLength(1)
-  @MaxLength(SESSION_TITLE_MAX)
+  @MaxLength(200)
   title: string;
 }
 
@@ -78,7 +76,7 @@ export class UpdateSessionDto {
   @Transform(trim)
   @IsString()
   @MinLength(1)
-  @MaxLength(SESSION_TITLE_MAX)
+  @MaxLength(200)
   title?: string | null;
 
   /** false archives the session, true brings it back. */
