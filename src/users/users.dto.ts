@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsEmail, IsOptional, IsString, IsUrl, MaxLength, MinLength } from 'class-validator';
 import type { UserRecord } from './users.repository.js';
@@ -51,6 +52,7 @@ export class UpdateUserDto {
 
 export class UserResponseDto {
   /** @example 7d3c4b1e-2f7a-4c55-9d0e-2b8f5f1c9a10 */
+  @ApiProperty({ format: 'uuid' })
   user_id: string;
   email: string | null;
   display_name: string | null;
