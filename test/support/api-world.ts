@@ -1,0 +1,198 @@
+/**
+ * Arranges users who own things (a project, sessions with messages, a project shared with a neighbour),
+ * through the API whenever the OpenAPI document has the operation for it, and through the maintenance
+ * connection otherwise, so the fuzz test and the authorization matrix work as the API grows.
+ */
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomUUID } from 'node:crypto';
+import type { SqlExecutor } from '../../src/database/sql-executor.js';
+import { createUser, type TestUser } from './factories.js';
+import type { FuzzActor } from './openapi-arbitraries.js';
+import type { ApiDocument, ResourceKind } from './openapi-driver.js';
+
+export interface WorldContext {
+  app: NestFastifyApplication;
+  sql: SqlExecutor;
+  doc: ApiDocument;
+}
+
+/** Whether the document has an operation for this method and path template. */
+export function hasOperation(doc: ApiDocument, method: string, path: string): boolean {
+  return doc.operations.some((op) => op.method === method && op.path === path);
+}
+
+async function call(
+  ctx: WorldContext,
+  user: TestUser,
+  method: 'POST' | 'PUT',
+  url: string,
+  payload: unknown,
+  headers: Record<string, string> = {},
+): Promise<Record<string, unknown>> {
+  const response = await ctx.app.inject({
+    method,
+    url,
+    headers: { ...user.headers, ...headers },
+    payload: payload as Record<string, unknown>,
+  });
+  if (response.statusCode >= 300)
+    throw new Error(`${method} ${url}: ${response.statusCode} ${response.body}`);
+  return response.body ? (JSON.parse(response.body) as Record<string, unknown>) : {};
+}
+
+/** A project with the user as member: POST /api/v1/projects, else direct rows. */
+export async function arrangeProject(ctx: WorldContext, user: TestUser, title: string): Promise<string> {
+  if (hasOperation(ctx.doc, 'POST', '/api/v1/projects'))
+    return String((await call(ctx, user, 'POST', '/api/v1/projects', { title })).project_id);
+  const [row] = await ctx.sql.query<{ project_id: string }>(
+    `WITH p AS (INSERT INTO dossier (title, created_by) VALUES ($1, $2) RETURNING project_id)
+     INSERT INTO user_projects (user_id, project_id) SELECT $2, project_id FROM p RETURNING project_id::text`,
+    [title, user.user_id],
+  );
+  return row.project_id;
+}
+
+/** A session in the project: POST /api/v1/sessions, else a direct row. */
+export async function arrangeSession(
+  ctx: WorldContext,
+  user: TestUser,
+  projectId: string,
+  title: string,
+): Promise<string> {
+  if (hasOperation(ctx.doc, 'POST', '/api/v1/sessions'))
+    return String(
+      (await call(ctx, user, 'POST', '/api/v1/sessions', { project_id: projectId, title })).session_id,
+    );
+  const [row] = await ctx.sql.query<{ session_id: string }>(
+    `INSERT INTO sessions (user_id, project_id, title) VALUES ($1, $2, $3) RETURNING session_id::text`,
+    [user.user_id, projectId, title],
+  );
+  return row.session_id;
+}
+
+/**
+ * Messages in the session: one POST /api/v1/chat (JSON mode, the offline provider) per text, else direct
+ * rows. Returns the session's message ids, oldest first.
+ */
+export async function arrangeMessages(
+  ctx: WorldContext,
+  user: TestUser,
+  sessionId: string,
+  texts: string[],
+): Promise<string[]> {
+  if (hasOperation(ctx.doc, 'POST', '/api/v1/chat')) {
+    for (const text of texts)
+      await call(
+        ctx,
+        user,
+        'POST',
+        '/api/v1/chat',
+        { session_id: sessionId, text },
+        { accept: 'application/json' },
+      );
+  } else {
+    await ctx.sql.query(
+      `INSERT INTO chat_messages (session_id, role, content)
+       SELECT $1, CASE WHEN o % 2 = 1 THEN 'user' ELSE 'assistant' END, t
+         FROM unnest($2::text[]) WITH ORDINALITY AS x(t, o) ORDER BY o`,
+      [sessionId, texts],
+    );
+  }
+  const rows = await ctx.sql.query<{ message_id: string }>(
+    `SELECT message_id::text FROM chat_messages WHERE session_id = $1 ORDER BY created_at, seq`,
+    [sessionId],
+  );
+  return rows.map((r) => r.message_id);
+}
+
+/** Adds a member to a project: POST /api/v1/projects/{project_id}/members by the owner, else a direct row. */
+export async function arrangeMembership(
+  ctx: WorldContext,
+  owner: TestUser,
+  projectId: string,
+  memberId: string,
+): Promise<void> {
+  if (hasOperation(ctx.doc, 'POST', '/api/v1/projects/{project_id}/members')) {
+    await call(ctx, owner, 'POST', `/api/v1/projects/${projectId}/members`, { user_id: memberId });
+    return;
+  }
+  await ctx.sql.query(`INSERT INTO user_projects (user_id, project_id) VALUES ($1, $2)`, [
+    memberId,
+    projectId,
+  ]);
+}
+
+export interface ArrangedUser extends TestUser {
+  /** A project only this user belongs to, and one shared with the next user of the world. */
+  privateProjectId: string;
+  sharedProjectId: string;
+  /** The session in the private project first, then the one in the shared project (one each by default). */
+  sessionIds: string[];
+  messageIds: string[];
+  messagesBySession: Record<string, string[]>;
+  /** A marker in every title and message of this user: no response to anybody else may contain it. */
+  marker: string;
+}
+
+/**
+ * `count` users; each owns a private project and a project shared with the next user (round robin), with
+ * `sessionsPerProject` sessions per project and `messagesPerSession` messages (through chat when it exists).
+ */
+export async function arrangeWorld(
+  ctx: WorldContext,
+  count: number,
+  options: { sessionsPerProject?: number; messagesPerSession?: number } = {},
+): Promise<ArrangedUser[]> {
+  const sessionsPerProject = options.sessionsPerProject ?? 1;
+  const messagesPerSession = options.messagesPerSession ?? 1;
+  const users: ArrangedUser[] = [];
+  for (let i = 0; i < count; i++) {
+    const marker = `mark${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+    const user = await createUser(ctx.app, { display_name: `Fuzz ${marker}` });
+    const privateProjectId = await arrangeProject(ctx, user, `private ${marker}`);
+    const sharedProjectId = await arrangeProject(ctx, user, `shared ${marker}`);
+    const sessionIds: string[] = [];
+    const messageIds: string[] = [];
+    const messagesBySession: Record<string, string[]> = {};
+    for (const projectId of [privateProjectId, sharedProjectId]) {
+      for (let s = 0; s < sessionsPerProject; s++) {
+        const sessionId = await arrangeSession(ctx, user, projectId, `session ${s} ${marker}`);
+        sessionIds.push(sessionId);
+        const texts = Array.from({ length: messagesPerSession }, (_, m) => `message ${m} ${marker}`);
+        messagesBySession[sessionId] = await arrangeMessages(ctx, user, sessionId, texts);
+        messageIds.push(...messagesBySession[sessionId]);
+      }
+    }
+    users.push({
+      ...user,
+      privateProjectId,
+      sharedProjectId,
+      sessionIds,
+      messageIds,
+      messagesBySession,
+      marker,
+    });
+  }
+  if (count > 1)
+    for (let i = 0; i < count; i++)
+      await arrangeMembership(ctx, users[i], users[i].sharedProjectId, users[(i + 1) % count].user_id);
+  return users;
+}
+
+/** The world as the fuzzer sees it: each actor may use every user id, its projects (own and shared) and its sessions. */
+export function toFuzzActors(users: ArrangedUser[]): FuzzActor[] {
+  return users.map((user, i) => {
+    const previous = users[(i - 1 + users.length) % users.length];
+    const ids: Record<ResourceKind, string[]> = {
+      user: users.map((u) => u.user_id),
+      project: [
+        user.privateProjectId,
+        user.sharedProjectId,
+        ...(users.length > 1 ? [previous.sharedProjectId] : []),
+      ],
+      session: user.sessionIds,
+      message: user.messageIds,
+    };
+    return { user_id: user.user_id, headers: user.headers, ids };
+  });
+}
