@@ -2,13 +2,12 @@ import helmet from '@fastify/helmet';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger as NestPinoLogger } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
-import { createRootLogger, logRequestCompleted, routeOf } from './common/logging.js';
+import { createRootLogger, logRequestCompleted, PinoNestLogger, routeOf } from './common/logging.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/app-config.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -48,11 +47,11 @@ export async function createApp(
     // client's address from X-Forwarded-For rather than the balancer's.
     trustProxy: trustProxy(config.TRUST_PROXY),
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bufferLogs: true,
     abortOnError: false,
   });
-  app.useLogger(app.get(NestPinoLogger));
+  app.useLogger(new PinoNestLogger(logger));
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);

@@ -1,6 +1,4 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
-import type { Logger as PinoLogger } from 'pino';
 import { APP_FILTER } from '@nestjs/core';
 import { AuthModule } from './auth/auth.module.js';
 import { AllExceptionsFilter } from './common/http-exception.filter.js';
@@ -19,19 +17,17 @@ import { UsersModule } from './users/users.module.js';
 
 @Module({})
 export class AppModule {
-  /** `logger`: the process's pino logger (Fastify's too); nestjs-pino routes Nest's Logger calls to it. */
-  static async forRoot(config: AppConfig, logger: PinoLogger): Promise<DynamicModule> {
+  static async forRoot(config: AppConfig): Promise<DynamicModule> {
     return {
       module: AppModule,
       imports: [
         await AppConfigModule.forRoot(config),
-        LoggerModule.forRoot({ useExisting: true, pinoHttp: { logger } }),
         LifecycleModule,
         DatabaseModule,
         MetricsModule.forRoot(config),
         AuthModule,
         // After AuthModule: its rate-limit guard counts the caller that AuthGuard resolved.
-        await LimitsModule.forRoot(config),
+        LimitsModule.forRoot(config),
         HealthModule,
         UsersModule,
         ProjectsModule,

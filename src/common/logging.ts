@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { pino, type DestinationStream, type Logger } from 'pino';
+import type { LoggerService } from '@nestjs/common';
+import { pino, type DestinationStream, type Level, type Logger } from 'pino';
 import type { AppConfig } from '../config/app-config.js';
 import type { AuthContext } from '../auth/auth-context.js';
 
@@ -19,9 +20,9 @@ export const LOG_REDACT_PATHS = [
 ];
 
 /**
- * The one pino logger of the process: JSON lines on stdout (or `destination`), at LOG_LEVEL. Fastify uses it
- * for its request loggers and nestjs-pino routes Nest's own `Logger` calls to it, so every line has the same
- * shape: `level`, `time`, `msg`, `request_id` inside a request, `context` for Nest loggers.
+ * The app's pino logger: JSON lines on stdout (or `destination`), at LOG_LEVEL. Fastify uses it for its
+ * request loggers and PinoNestLogger routes Nest's own `Logger` calls to it, so every line has the same
+ * shape: `level`, `time`, `msg`, `request_id` for request lines, `context` for Nest loggers.
  */
 export function createRootLogger(config: AppConfig, destination?: DestinationStream): Logger {
   return pino(
@@ -64,4 +65,50 @@ export function logRequestCompleted(request: FastifyRequest, reply: FastifyReply
     },
     'request completed',
   );
+}
+
+/**
+ * Nest's LoggerService over the app's pino logger: `new Logger('Database').log(...)` becomes an info line
+ * with `context: 'Database'`. Nest's levels map onto pino's (log → info, verbose → trace), so LOG_LEVEL
+ * governs both. (nestjs-pino does the same but keeps one logger per process, the first app's, which sends
+ * a second app's lines, as in the tests, to the first app's destination.)
+ */
+export class PinoNestLogger implements LoggerService {
+  constructor(private readonly logger: Logger) {}
+
+  log(message: unknown, ...rest: unknown[]): void {
+    this.write('info', message, rest);
+  }
+  error(message: unknown, ...rest: unknown[]): void {
+    this.write('error', message, rest);
+  }
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.write('warn', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.write('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.write('trace', message, rest);
+  }
+  fatal(message: unknown, ...rest: unknown[]): void {
+    this.write('fatal', message, rest);
+  }
+
+  /** Nest passes `(message, context)`, `(message, stack, context)` for errors, or `(object, context)`. */
+  private write(level: Level, message: unknown, rest: unknown[]): void {
+    if (!this.logger.isLevelEnabled(level)) return;
+    const context = typeof rest[rest.length - 1] === 'string' ? (rest[rest.length - 1] as string) : undefined;
+    const stack = level === 'error' && rest.length === 2 && typeof rest[0] === 'string' ? rest[0] : undefined;
+    const fields: Record<string, unknown> = {};
+    if (context) fields.context = context;
+    if (stack) fields.stack = stack;
+    if (message instanceof Error) {
+      this.logger[level]({ ...fields, err: message }, message.message);
+    } else if (typeof message === 'object' && message !== null) {
+      this.logger[level]({ ...fields, ...(message as Record<string, unknown>) });
+    } else {
+      this.logger[level](fields, String(message));
+    }
+  }
 }

@@ -15,15 +15,10 @@ import { StreamLimiter } from './stream-limiter.js';
 @Global()
 @Module({})
 export class LimitsModule {
-  static async forRoot(config: AppConfig): Promise<DynamicModule> {
-    let storage: RateLimitStorage;
-    if (config.REDIS_URL) {
-      const redis = new RedisRateLimitStorage(config.REDIS_URL, config.REDIS_KEY_PREFIX);
-      await redis.connect();
-      storage = redis;
-    } else {
-      storage = new MemoryRateLimitStorage();
-    }
+  static forRoot(config: AppConfig): DynamicModule {
+    const storage: RateLimitStorage = config.REDIS_URL
+      ? new RedisRateLimitStorage(config.REDIS_URL, config.REDIS_KEY_PREFIX)
+      : new MemoryRateLimitStorage();
     return {
       module: LimitsModule,
       providers: [

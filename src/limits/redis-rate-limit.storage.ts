@@ -1,4 +1,4 @@
-import { Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import type { RateLimitHit, RateLimitStorage } from './rate-limit.storage.js';
 
@@ -23,7 +23,7 @@ type HitCommand = (key: string, windowMs: number) => Promise<[number, number]>;
  * request whose count failed is let through (logged at most once a minute). Limits are then briefly not
  * enforced, which for a chat service is the better failure than refusing everyone.
  */
-export class RedisRateLimitStorage implements RateLimitStorage, OnApplicationShutdown {
+export class RedisRateLimitStorage implements RateLimitStorage, OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('RateLimit');
   private readonly redis: Redis;
   private lastWarning = 0;
@@ -44,7 +44,7 @@ export class RedisRateLimitStorage implements RateLimitStorage, OnApplicationShu
   }
 
   /** Connects at start; an unreachable Redis is logged and retried in the background, never fatal. */
-  async connect(): Promise<void> {
+  async onModuleInit(): Promise<void> {
     try {
       await this.redis.connect();
     } catch (error) {

@@ -1,0 +1,273 @@
+import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
+import { DatabaseService } from '../src/database/database.service.js';
+import { createOpsTestApp, type OpsTestApp } from './support/ops-app.js';
+import { DATABASE_KIND } from './support/test-app.js';
+import type { SqlExecutor } from '../src/database/sql-executor.js';
+
+/** A user made directly in the database, so creating it spends no request budget. */
+async function insertUser(sql: SqlExecutor): Promise<{ id: string; headers: Record<string, string> }> {
+  const id = randomUUID();
+  await sql.query(`INSERT INTO users (user_id, display_name) VALUES ($1, 'limits test')`, [id]);
+  return { id, headers: { 'x-user-id': id } };
+}
+
+describe(`abuse limits (${DATABASE_KIND})`, () => {
+  let t: OpsTestApp;
+  beforeAll(async () => {
+    t = await createOpsTestApp({
+      RATE_LIMIT_MAX: '5',
+      RATE_LIMIT_CHAT_MAX: '2',
+      RATE_LIMIT_WINDOW_MS: '60000',
+      REQUEST_TIMEOUT_MS: '700',
+      BODY_LIMIT_BYTES: '2048',
+      CORS_ORIGINS: 'https://app.example.test',
+      TRUST_PROXY: 'true',
+      SWAGGER_ENABLED: 'true',
+    });
+  });
+  afterAll(() => t?.close());
+
+  const me = (headers: Record<string, string>) =>
+    t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers });
+
+  it('a user over RATE_LIMIT_MAX gets 429 with Retry-After, in the error shape; another user is not affected', async () => {
+    const a = await insertUser(t.sql);
+    const b = await insertUser(t.sql);
+    for (let i = 1; i <= 5; i++) {
+      const ok = await me(a.headers);
+      expect(ok.statusCode).toBe(200);
+      expect(ok.headers['x-ratelimit-limit']).toBe('5');
+      expect(ok.headers['x-ratelimit-remaining']).toBe(String(5 - i));
+    }
+    const refused = await me(a.headers);
+    expect(refused.statusCode).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
+    expect(refused.json()).toEqual({
+      statusCode: 429,
+      error: 'rate_limited',
+      message: expect.stringMatching(/Too many requests/),
+      request_id: expect.any(String),
+    });
+    // The budget is the user's, across routes, and not the client address's (all of these come from one).
+    expect(
+      (await t.app.inject({ method: 'PATCH', url: '/api/v1/users/me', headers: a.headers, payload: {} }))
+        .statusCode,
+    ).toBe(429);
+    expect((await me(b.headers)).statusCode).toBe(200);
+  });
+
+  it('public routes are limited per client address (X-Forwarded-For with TRUST_PROXY)', async () => {
+    const client = (ip: string) => (payload: object) =>
+      t.app.inject({ method: 'POST', url: '/api/v1/users', headers: { 'x-forwarded-for': ip }, payload });
+    const first = client('203.0.113.7');
+    for (let i = 0; i < 5; i++) expect((await first({ display_name: `n${i}` })).statusCode).toBe(201);
+    const refused = await first({ display_name: 'one too many' });
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers['retry-after']).toBeDefined();
+    expect((await client('203.0.113.8')({ display_name: 'another client' })).statusCode).toBe(201);
+  });
+
+  it('health probes and metrics are never rate limited', async () => {
+    for (let i = 0; i < 8; i++) {
+      expect((await t.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+      expect((await t.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200);
+    }
+    const live = await t.app.inject({ method: 'GET', url: '/health/live' });
+    expect(live.headers['x-ratelimit-limit']).toBeUndefined();
+  });
+
+  it('a body over BODY_LIMIT_BYTES is 413 in the error shape', async () => {
+    const user = await insertUser(t.sql);
+    const response = await t.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/users/me',
+      headers: user.headers,
+      payload: { display_name: 'x'.repeat(4096) },
+    });
+    expect(response.statusCode).toBe(413);
+    expect(response.json()).toMatchObject({ statusCode: 413, error: 'payload_too_large' });
+  });
+
+  it('a non-streaming request that runs past REQUEST_TIMEOUT_MS is answered 503 in the error shape, not left hanging', async () => {
+    const user = await insertUser(t.sql);
+    const database = t.app.get(DatabaseService);
+    let elapsed = 0;
+    const response = await holdUserRow(database, user.id, 2000, async () => {
+      const started = Date.now();
+      const answer = await t.app.inject({
+        method: 'PATCH',
+        url: '/api/v1/users/me',
+        headers: user.headers,
+        payload: { display_name: 'late' },
+      });
+      elapsed = Date.now() - started;
+      return answer;
+    });
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toMatchObject({
+      error: 'unavailable',
+      message: expect.stringMatching(/did not finish within 700 ms/),
+    });
+    expect(elapsed).toBeLessThan(1900);
+  });
+
+  it('security headers on every response, with a content security policy Swagger UI works under', async () => {
+    const api = await t.app.inject({ method: 'GET', url: '/health/live' });
+    expect(api.headers['x-content-type-options']).toBe('nosniff');
+    expect(api.headers['strict-transport-security']).toBeDefined();
+    expect(api.headers['x-frame-options']).toBe('SAMEORIGIN');
+    const csp = String(api.headers['content-security-policy']);
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('upgrade-insecure-requests');
+    expect(api.headers['x-powered-by']).toBeUndefined();
+
+    const docs = await t.app.inject({ method: 'GET', url: '/docs' });
+    expect(docs.statusCode).toBe(200);
+    expect(docs.headers['content-security-policy']).toBe(csp);
+    // script-src 'self': every script of the page is a same-origin file, none inline, and each loads.
+    const scripts = [...docs.body.matchAll(/<script([^>]*)>([\s\S]*?)<\/script>/g)];
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const [, attributes, inline] of scripts) {
+      expect(inline.trim()).toBe('');
+      const src = /src=["']([^"']+)["']/.exec(attributes)?.[1];
+      expect(src).toBeDefined();
+      expect(src).not.toMatch(/^(https?:)?\/\//);
+      const url = new URL(src!, 'http://localhost/docs').pathname;
+      expect((await t.app.inject({ method: 'GET', url })).statusCode).toBe(200);
+    }
+    expect((await t.app.inject({ method: 'GET', url: '/docs-json' })).statusCode).toBe(200);
+  });
+
+  it('CORS answers the configured origin and nobody else', async () => {
+    const preflight = (origin: string) =>
+      t.app.inject({
+        method: 'OPTIONS',
+        url: '/api/v1/users/me',
+        headers: {
+          origin,
+          'access-control-request-method': 'PATCH',
+          'access-control-request-headers': 'x-user-id,content-type',
+        },
+      });
+    const allowed = await preflight('https://app.example.test');
+    expect(allowed.statusCode).toBe(204);
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example.test');
+    expect(String(allowed.headers['access-control-allow-headers'])).toContain('x-user-id');
+    const other = await preflight('https://evil.example.test');
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    const user = await insertUser(t.sql);
+    const get = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/users/me',
+      headers: { ...user.headers, origin: 'https://app.example.test' },
+    });
+    expect(get.headers['access-control-allow-origin']).toBe('https://app.example.test');
+    expect(String(get.headers['access-control-expose-headers'])).toContain('retry-after');
+  });
+});
+
+/**
+ * Runs `request` while another connection holds `user_id`'s row locked (PostgreSQL) or holds the embedded
+ * database's only connection (PGlite), for `ms`; returns its answer.
+ */
+async function holdUserRow<T>(
+  database: DatabaseService,
+  userId: string,
+  ms: number,
+  request: () => Promise<T>,
+): Promise<T> {
+  const pause = (n: number) => new Promise((resolve) => setTimeout(resolve, n));
+  if (database.kind === 'postgres') {
+    const pg = (await import('pg')).default;
+    const url = (database as unknown as { config: { DATABASE_URL: string } }).config.DATABASE_URL;
+    const locker = new pg.Client({ connectionString: url });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('SELECT 1 FROM users WHERE user_id = $1 FOR UPDATE', [userId]);
+      const answer = await request();
+      await pause(Math.max(0, ms - 1000));
+      return answer;
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+  }
+  const pglite = (database as unknown as { pglite: { transaction(fn: () => Promise<void>): Promise<void> } })
+    .pglite;
+  const held = pglite.transaction(() => pause(ms));
+  const answer = await request();
+  await held;
+  return answer;
+}
+
+/** Whether a Redis server answers on 127.0.0.1:6379 (the test of shared limits needs one). */
+async function redisAvailable(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port: 6379 });
+    socket.setTimeout(500);
+    socket.once('connect', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+const REDIS = process.env.TEST_REDIS_URL ?? ((await redisAvailable()) ? 'redis://127.0.0.1:6379' : undefined);
+if (!REDIS)
+  console.warn('limits.e2e-spec: no Redis on 127.0.0.1:6379 (or TEST_REDIS_URL); shared-limit tests skipped');
+
+(REDIS ? describe : describe.skip)(`rate limits shared through Redis (${DATABASE_KIND})`, () => {
+  const prefix = `parley-test-${randomUUID()}:`;
+  let one: OpsTestApp;
+  let two: OpsTestApp;
+  beforeAll(async () => {
+    const env = { REDIS_URL: REDIS!, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_MAX: '3' };
+    one = await createOpsTestApp(env);
+    two = await createOpsTestApp(env);
+  });
+  afterAll(async () => {
+    await one?.close();
+    await two?.close();
+  });
+
+  it('two instances count one client against one budget', async () => {
+    const create = (t: OpsTestApp) =>
+      t.app.inject({ method: 'POST', url: '/api/v1/users', payload: { display_name: 'shared budget' } });
+    expect((await create(one)).statusCode).toBe(201);
+    expect((await create(two)).statusCode).toBe(201);
+    expect((await create(one)).statusCode).toBe(201);
+    const refused = await create(two);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers['retry-after']).toBeDefined();
+    expect((await create(one)).statusCode).toBe(429);
+  });
+});
+
+describe(`rate limits with Redis unreachable (${DATABASE_KIND})`, () => {
+  let t: OpsTestApp;
+  beforeAll(async () => {
+    t = await createOpsTestApp({ REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_MAX: '1', LOG_LEVEL: 'warn' });
+  });
+  afterAll(() => t?.close());
+
+  it('requests still succeed (limits are not enforced rather than everyone refused), and a warning is logged', async () => {
+    for (let i = 0; i < 3; i++) {
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/users',
+        payload: { display_name: 'no redis' },
+      });
+      expect(response.statusCode).toBe(201);
+    }
+    expect(t.logs.lines.some((l) => l.context === 'RateLimit' && l.level === 'warn')).toBe(true);
+  });
+});
