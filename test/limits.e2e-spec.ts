@@ -179,7 +179,7 @@ async function holdUserRow<T>(
   ms: number,
   request: () => Promise<T>,
 ): Promise<T> {
-  const pause = (n: number) => new Promise((resolve) => setTimeout(resolve, n));
+  const pause = (n: number) => new Promise<void>((resolve) => setTimeout(resolve, n));
   if (database.kind === 'postgres') {
     const pg = (await import('pg')).default;
     const url = (database as unknown as { config: { DATABASE_URL: string } }).config.DATABASE_URL;
