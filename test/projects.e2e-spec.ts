@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { Tx } from '../src/database/database.service.js';
+import { ProjectsRepository } from '../src/projects/projects.repository.js';
 import { addMessages, createProject, createUser, type TestUser } from './support/factories.js';
 import { createTestApp, DATABASE_KIND, type TestApp } from './support/test-app.js';
 
@@ -280,6 +282,22 @@ describe(`projects API (${DATABASE_KIND})`, () => {
         headers: user.headers,
       });
       expect(new Date(got.json().last_activity_at).getTime()).toBe(new Date(message.created_at).getTime());
+    });
+
+    it('importing older messages never moves a project’s activity back', async () => {
+      const user = await createUser(t.app);
+      const project = await createProject(t.app, user);
+      const session = await sessionIn(user, project.project_id);
+      const activity = async () =>
+        (
+          await t.sql.query<{ at: string }>(
+            `SELECT last_activity_at::text AS at FROM user_projects WHERE user_id = $1 AND project_id = $2`,
+            [user.user_id, project.project_id],
+          )
+        )[0].at;
+      const before = await activity();
+      await addMessages(t.sql, session, [{ content: 'old', created_at: '2001-01-01T00:00:00Z' }]);
+      expect(await activity()).toBe(before);
     });
 
     it.each([
@@ -730,6 +748,33 @@ describe(`projects API (${DATABASE_KIND})`, () => {
       expect(seen.projects).toEqual([own.project_id, shared.project_id].sort());
       expect(seen.memberships).toBe(3); // a in own; a and b in shared
       expect(seen.users).toEqual([a.user_id]);
+    });
+
+    it('the repository without the service’s rules still cannot rename, delete or change members of a project the caller may not', async () => {
+      const owner = await createUser(t.app);
+      const member = await createUser(t.app);
+      const stranger = await createUser(t.app);
+      const project = await apiCreateProject(owner, 'Guarded');
+      await addMember(owner, project.project_id, member);
+      const repo = t.app.get(ProjectsRepository);
+      const asUser = <T>(user: TestUser, work: (tx: Tx) => Promise<T>) =>
+        t.database.asUser({ userId: user.user_id, via: 'header' }, work);
+      expect(await asUser(member, (tx) => repo.delete(tx, project.project_id))).toBe(false);
+      expect(await asUser(stranger, (tx) => repo.delete(tx, project.project_id))).toBe(false);
+      expect(await asUser(stranger, (tx) => repo.updateTitle(tx, project.project_id, 'hacked'))).toBe(false);
+      expect(await asUser(stranger, (tx) => repo.removeMember(tx, project.project_id, member.user_id))).toBe(
+        false,
+      );
+      expect(await asUser(stranger, (tx) => repo.listMembers(tx, project.project_id))).toEqual([]);
+      expect(
+        await asUser(stranger, (tx) => repo.findView(tx, project.project_id, stranger.user_id)),
+      ).toBeNull();
+      const [row] = await t.sql.query<{ title: string; members: number }>(
+        `SELECT title, (SELECT count(*)::int FROM user_projects WHERE project_id = $1) AS members
+           FROM dossier WHERE project_id = $1`,
+        [project.project_id],
+      );
+      expect(row).toEqual({ title: 'Guarded', members: 2 });
     });
 
     it('sessions stay private to their owner inside a shared project', async () => {
