@@ -1,0 +1,118 @@
+import { Body, Controller, Headers, HttpCode, Post, Query, Res } from '@nestjs/common';
+import {
+  ApiExtraModels,
+  ApiHeader,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { Readable } from 'node:stream';
+import type { AuthContext } from '../auth/auth-context.js';
+import { CurrentAuth } from '../auth/auth.decorators.js';
+import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
+import { StreamLimiter } from '../limits/stream-limiter.js';
+import { parseIdempotencyKey } from './chat-idempotency.js';
+import { ChatQueryDto, ChatRequestDto, ChatResponseDto, toChatResponse } from './chat.dto.js';
+import { ChatService } from './chat.service.js';
+import { holdStream, wantsJson } from './http-streaming.js';
+import { UI_MESSAGE_STREAM_HEADERS, uiMessageStream } from './ui-message-stream.js';
+
+const STREAM_EXAMPLE = [
+  'data: {"type":"start","messageId":"<assistant message id>"}',
+  'data: {"type":"data-session","id":"<session id>","data":{"session_id":"…","project_id":"…","title":"…","user_message_id":"…","assistant_message_id":"…","session_created":true}}',
+  'data: {"type":"text-start","id":"text-<assistant message id>"}',
+  'data: {"type":"text-delta","id":"text-<assistant message id>","delta":"Hello"}',
+  'data: {"type":"text-end","id":"text-<assistant message id>"}',
+  'data: {"type":"finish","finishReason":"stop","messageMetadata":{"provider":"builtin","finish_reason":"stop","…":"…"}}',
+  'data: [DONE]',
+].join('\n\n');
+
+@ApiTags('chat')
+@Controller('api/v1/chat')
+export class ChatController {
+  constructor(
+    private readonly service: ChatService,
+    private readonly streams: StreamLimiter,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  @ApiAuthenticated()
+  @ApiOperation({
+    summary: 'Send a message and get the reply, streamed (default) or as one JSON object',
+    description:
+      'Continues `session_id`, or starts a session in `project_id`, or in a new project. The default answer is ' +
+      'a Server-Sent Events stream in the Vercel AI SDK UI message stream protocol v1 (what `useChat` reads). ' +
+      'With `Accept: application/json` or `?stream=false` the answer is one JSON object (ChatResponse) once the ' +
+      'reply is saved; a provider failure before any text is then 502 (504 on timeout). The user message is ' +
+      'saved before the model is called; the reply is saved when it ends (partial, with finish_reason ' +
+      '`aborted` or `error`, when the client disconnects or the provider fails part-way). See docs/chat.md.',
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Up to 255 visible ASCII characters. A retry with the same key (same user, same body, within 24 h) ' +
+      'answers the original reply without writing anything; while the first is running it is 409; with ' +
+      'another body 422.',
+  })
+  @ApiExtraModels(ChatResponseDto)
+  @ApiResponse({
+    status: 200,
+    description:
+      'The reply. Headers: X-Session-ID (always), Idempotent-Replayed: true (a replayed reply). ' +
+      'text/event-stream: the UI message stream; application/json: the saved exchange.',
+    headers: {
+      'X-Session-ID': {
+        description: 'The session the exchange belongs to',
+        schema: { type: 'string', format: 'uuid' },
+      },
+    },
+    content: {
+      'application/json': { schema: { $ref: getSchemaPath(ChatResponseDto) } },
+      'text/event-stream': {
+        schema: { type: 'string', description: 'UI message stream protocol v1 parts, one `data:` line each' },
+        example: STREAM_EXAMPLE,
+      },
+    },
+  })
+  @ApiErrors(400, 401, 404, 409, 413, 422, 429, 502, 503, 504)
+  async chat(
+    @CurrentAuth() auth: AuthContext,
+    @Body() dto: ChatRequestDto,
+    @Query() query: ChatQueryDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Headers('accept') accept: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const key = parseIdempotencyKey(idempotencyKey);
+    // One open model call counts as one stream of the caller's (STREAMS_PER_USER_MAX), in either mode.
+    const { signal, release } = holdStream(reply, this.streams.acquire(auth.userId));
+    let run;
+    try {
+      run = await this.service.chat(
+        auth,
+        { text: dto.text, sessionId: dto.session_id, projectId: dto.project_id },
+        { idempotencyKey: key, signal },
+      );
+    } catch (error) {
+      release();
+      throw error;
+    }
+    void run.end.finally(release);
+    void reply.header('x-session-id', run.start.session.sessionId);
+    if (run.start.replayed) void reply.header('idempotent-replayed', 'true');
+    if (wantsJson(accept, query.stream)) {
+      const end = await run.end;
+      if (end.kind === 'failed') throw end.error;
+      await reply.status(200).send(toChatResponse(end.reply));
+      return;
+    }
+    await reply
+      .status(200)
+      .headers(UI_MESSAGE_STREAM_HEADERS)
+      .send(Readable.from(uiMessageStream(run)));
+  }
+}

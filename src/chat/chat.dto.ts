@@ -1,0 +1,149 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsAnyUuid, QueryBoolean } from '../common/query-params.js';
+import { MessageResponseDto, toMessageResponse } from '../messages/messages.dto.js';
+import { SessionResponseDto, toSessionResponse } from '../sessions/sessions.dto.js';
+import type { ChatReply, ChatStart } from './chat.service.js';
+
+const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+
+export class ChatRequestDto {
+  /** The user's message. Trimmed; 1 to 32,000 characters. */
+  @Transform(trim)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(32000) // a literal: the Swagger plugin documents only literal limits
+  text: string;
+
+  /** Continue this session (it must be the caller's). */
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsAnyUuid()
+  session_id?: string;
+
+  /**
+   * Without session_id: start a new session in this project (the caller must be a member). With session_id:
+   * must be that session's project. Both omitted: a new project and session are created.
+   */
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsAnyUuid()
+  project_id?: string;
+}
+
+export class ChatQueryDto {
+  /** `false`: answer with one JSON object (ChatResponse) instead of the event stream. */
+  @IsOptional()
+  @QueryBoolean()
+  @IsBoolean()
+  stream?: boolean;
+}
+
+export class LegacyChatRequestDto {
+  /** Trimmed; 1 to 32,000 characters. */
+  @Transform(trim)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(32000)
+  text: string;
+
+  /** The dossier to continue; omitted: a new dossier. */
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsAnyUuid()
+  project_id?: string;
+}
+
+export class ChatUsageDto {
+  input_tokens: number | null;
+  output_tokens: number | null;
+  total_tokens: number | null;
+}
+
+export class ChatReplyErrorDto {
+  @ApiProperty({ enum: ['provider_error', 'provider_timeout'] })
+  code: 'provider_error' | 'provider_timeout';
+  message: string;
+}
+
+/** What an assistant reply records about how it was made. */
+export class ChatReplyMetadataDto {
+  /** builtin, openai, openai-compatible or anthropic. */
+  provider: string;
+  model: string;
+  /** As reported by the provider (the built-in provider estimates); null when not reported. */
+  usage: ChatUsageDto | null;
+  /**
+   * How the reply ended: the model's own reason, `aborted` (the client disconnected), `shutdown` (the service
+   * stopped it while shutting down) or `error` (the provider failed or timed out: see `error`).
+   */
+  @ApiProperty({
+    enum: ['stop', 'length', 'content-filter', 'tool-calls', 'other', 'error', 'aborted', 'shutdown'],
+  })
+  finish_reason: string;
+  /** From the model call's start to its end. */
+  latency_ms: number;
+  /** From the model call's start to the first text; null when none arrived. */
+  first_token_ms: number | null;
+  /** The user message this replies to. */
+  reply_to: string;
+  /** Present when the provider failed or timed out part-way (the content is then partial). */
+  error?: ChatReplyErrorDto;
+}
+
+/** The saved reply (the same fields as MessageResponse, with its metadata described). */
+export class ChatAssistantMessageDto {
+  /** The id announced by the stream's `start` part. */
+  message_id: string;
+  session_id: string;
+  /** Set for replies written through the legacy POST /chat. */
+  turn_id: string | null;
+  @ApiProperty({ enum: ['assistant'] })
+  role: 'assistant';
+  /** The reply; partial when finish_reason is `error`, `aborted` or `shutdown`. */
+  content: string;
+  metadata: ChatReplyMetadataDto;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** The JSON answer of POST /api/v1/chat (`Accept: application/json` or `?stream=false`). */
+export class ChatResponseDto {
+  /** The session after the exchange (counters and preview updated). */
+  session: SessionResponseDto;
+  /** Whether this request created the session. */
+  session_created: boolean;
+  user_message: MessageResponseDto;
+  assistant_message: ChatAssistantMessageDto;
+}
+
+/** The `data` of the stream's `data-session` part. */
+export interface ChatSessionPartData {
+  session_id: string;
+  project_id: string | null;
+  title: string | null;
+  user_message_id: string;
+  assistant_message_id: string;
+  session_created: boolean;
+}
+
+export function toChatSessionPartData(start: ChatStart): ChatSessionPartData {
+  return {
+    session_id: start.session.sessionId,
+    project_id: start.session.projectId,
+    title: start.session.title,
+    user_message_id: start.userMessage.messageId,
+    assistant_message_id: start.assistantMessageId,
+    session_created: start.sessionCreated,
+  };
+}
+
+export function toChatResponse(reply: ChatReply): ChatResponseDto {
+  return {
+    session: toSessionResponse(reply.session),
+    session_created: reply.sessionCreated,
+    user_message: toMessageResponse(reply.userMessage),
+    assistant_message: toMessageResponse(reply.assistantMessage) as unknown as ChatAssistantMessageDto,
+  };
+}

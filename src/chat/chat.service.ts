@@ -1,0 +1,239 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { AuthContext } from '../auth/auth-context.js';
+import { AppError } from '../common/app-error.js';
+import { appErrorFromDatabase } from '../common/sql-errors.js';
+import { DatabaseService, type Tx } from '../database/database.service.js';
+import { MessagesRepository, type MessageRecord } from '../messages/messages.repository.js';
+import { ProjectsRepository } from '../projects/projects.repository.js';
+import { SessionsRepository, type SessionRecord } from '../sessions/sessions.repository.js';
+import type { ModelContext } from './chat-context.js';
+import { ChatEngine, failureOf, replyIsSaved } from './chat-engine.js';
+import { ChatIdempotency, requestHash, type ChatReply, type Claim } from './chat-idempotency.js';
+import { titleFromMessage } from './chat-title.js';
+import { ChatRepository, type PreparedRef } from './chat.repository.js';
+import { DeltaQueue } from './delta-queue.js';
+
+export type { ChatReply } from './chat-idempotency.js';
+
+export interface ChatRequest {
+  /** Already trimmed, 1..32,000 characters. */
+  text: string;
+  sessionId?: string;
+  projectId?: string;
+}
+
+/** What is known before the model is called; the stream's first parts carry it. */
+export interface ChatStart {
+  session: SessionRecord;
+  sessionCreated: boolean;
+  userMessage: MessageRecord;
+  /** The id the assistant message will have once saved. */
+  assistantMessageId: string;
+  /** A retry with a completed Idempotency-Key: the stored reply; nothing new was written. */
+  replayed: boolean;
+}
+
+/** How an exchange ended: a saved reply (complete, partial or aborted), or a failure with no reply saved. */
+export type ChatEnd = { kind: 'replied'; reply: ChatReply } | { kind: 'failed'; error: AppError };
+
+/**
+ * One chat exchange in flight. `deltas` yields the reply's text as it arrives and ends with the model call;
+ * `end` resolves (never rejects) once the outcome is saved. The generation runs on its own: a client that
+ * stops reading only aborts it through the signal it was given, and the partial reply is still saved.
+ */
+export interface ChatRun {
+  start: ChatStart;
+  deltas: AsyncIterable<string>;
+  end: Promise<ChatEnd>;
+}
+
+interface Begun {
+  session: SessionRecord;
+  sessionCreated: boolean;
+  userMessage: MessageRecord;
+}
+
+interface Prepared extends Begun {
+  context: ModelContext;
+}
+
+/**
+ * POST /api/v1/chat: resolves or creates the session, commits the user's message, calls the model, and saves
+ * the reply once at the end (complete, or partial when the client disconnects or the provider fails).
+ */
+@Injectable()
+export class ChatService {
+  private readonly logger = new Logger('Chat');
+
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly engine: ChatEngine,
+    private readonly chats: ChatRepository,
+    private readonly sessions: SessionsRepository,
+    private readonly messages: MessagesRepository,
+    private readonly projects: ProjectsRepository,
+    private readonly idempotency: ChatIdempotency,
+  ) {}
+
+  async chat(
+    auth: AuthContext,
+    request: ChatRequest,
+    options: { idempotencyKey?: string; signal: AbortSignal },
+  ): Promise<ChatRun> {
+    const key = options.idempotencyKey;
+    const claim: Claim = key
+      ? await this.idempotency.claim(auth, key, requestHash(request))
+      : { kind: 'new' };
+    if (claim.kind === 'replay') return replayOf(claim.reply);
+
+    // The user's message is committed here, before the model is called.
+    let prepared: Prepared;
+    try {
+      prepared = await this.db.asUser(auth, async (tx) => {
+        const begun =
+          claim.kind === 'resume'
+            ? await this.reload(tx, claim.prepared)
+            : await this.begin(tx, auth, request);
+        if (key) await this.idempotency.markPrepared(tx, auth, key, refOf(begun));
+        const context = await this.engine.sessionContext(
+          tx,
+          begun.session.sessionId,
+          begun.userMessage.messageId,
+        );
+        return { ...begun, context };
+      });
+    } catch (error) {
+      if (key) await this.idempotency.release(auth, key, claim).catch(() => undefined);
+      throw error;
+    }
+
+    const assistantMessageId = randomUUID();
+    const deltas = new DeltaQueue();
+    const end = this.engine.track(options.signal, (signal) =>
+      this.complete(auth, prepared, assistantMessageId, deltas, signal, key),
+    );
+    return {
+      start: {
+        session: prepared.session,
+        sessionCreated: prepared.sessionCreated,
+        userMessage: prepared.userMessage,
+        assistantMessageId,
+        replayed: false,
+      },
+      deltas,
+      end,
+    };
+  }
+
+  /** A new exchange: the session (given, or new in the given or a new project) and the user's message. */
+  private async begin(tx: Tx, auth: AuthContext, request: ChatRequest): Promise<Begun> {
+    let session: SessionRecord | null;
+    let sessionCreated = false;
+    if (request.sessionId) {
+      session = await this.sessions.findById(tx, request.sessionId);
+      if (!session) throw AppError.notFound('Session');
+      if (request.projectId && session.projectId?.toLowerCase() !== request.projectId.toLowerCase()) {
+        throw AppError.validation('project_id is not the project of session_id', [
+          { field: 'project_id', message: 'is not the project of session_id' },
+        ]);
+      }
+    } else {
+      const title = titleFromMessage(request.text);
+      let projectId = request.projectId;
+      if (projectId) {
+        if (!(await this.projects.isMember(tx, projectId, auth.userId))) throw AppError.notFound('Project');
+      } else {
+        projectId = (await this.projects.createForUser(tx, auth.userId, title)).projectId;
+      }
+      session = await this.sessions.create(tx, { userId: auth.userId, projectId, title });
+      sessionCreated = true;
+    }
+    const userMessage = await this.messages.insert(tx, {
+      sessionId: session.sessionId,
+      role: 'user',
+      content: request.text,
+    });
+    return { session, sessionCreated, userMessage };
+  }
+
+  /** A keyed retry of an exchange whose model call failed: the same session and user message. */
+  private async reload(tx: Tx, ref: PreparedRef): Promise<Begun> {
+    const session = await this.sessions.findById(tx, ref.session_id);
+    if (!session) throw AppError.notFound('Session');
+    const userMessage = await this.chats.findMessage(tx, ref.session_id, ref.user_message_id);
+    if (!userMessage) throw AppError.notFound('Message');
+    return { session, sessionCreated: ref.session_created, userMessage };
+  }
+
+  /** Calls the model, then saves the outcome in one transaction: the reply and the key's record. */
+  private async complete(
+    auth: AuthContext,
+    prepared: Prepared,
+    assistantMessageId: string,
+    deltas: DeltaQueue,
+    signal: AbortSignal,
+    key: string | undefined,
+  ): Promise<ChatEnd> {
+    const generation = await this.engine.generate(prepared.context, signal, (delta) => deltas.push(delta));
+    deltas.close();
+
+    if (!replyIsSaved(generation)) {
+      if (key) {
+        await this.idempotency
+          .markFailed(auth, key, refOf(prepared))
+          .catch((error: unknown) =>
+            this.logger.warn(`recording a failed keyed chat failed: ${(error as Error).message}`),
+          );
+      }
+      return { kind: 'failed', error: failureOf(generation) };
+    }
+    try {
+      const reply = await this.db.asUser(auth, async (tx) => {
+        const assistantMessage = await this.messages.insert(tx, {
+          messageId: assistantMessageId,
+          sessionId: prepared.session.sessionId,
+          role: 'assistant',
+          content: generation.text,
+          metadata: this.engine.metadata(generation, prepared.userMessage.messageId),
+        });
+        const session = (await this.sessions.findById(tx, prepared.session.sessionId)) ?? prepared.session;
+        const saved: ChatReply = {
+          session,
+          sessionCreated: prepared.sessionCreated,
+          userMessage: prepared.userMessage,
+          assistantMessage,
+        };
+        if (key) await this.idempotency.markCompleted(tx, auth, key, saved);
+        return saved;
+      });
+      return { kind: 'replied', reply };
+    } catch (error) {
+      const known = appErrorFromDatabase(error);
+      if (!known) this.logger.error(`saving a reply failed: ${(error as Error)?.stack ?? String(error)}`);
+      return { kind: 'failed', error: known ?? new AppError('internal', 'The reply could not be saved') };
+    }
+  }
+}
+
+function refOf(p: Begun): PreparedRef {
+  return {
+    session_id: p.session.sessionId,
+    user_message_id: p.userMessage.messageId,
+    session_created: p.sessionCreated,
+  };
+}
+
+function replayOf(reply: ChatReply): ChatRun {
+  return {
+    start: {
+      session: reply.session,
+      sessionCreated: reply.sessionCreated,
+      userMessage: reply.userMessage,
+      assistantMessageId: reply.assistantMessage.messageId,
+      replayed: true,
+    },
+    deltas: DeltaQueue.of(reply.assistantMessage.content),
+    end: Promise.resolve({ kind: 'replied', reply }),
+  };
+}

@@ -1,0 +1,151 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { AuthContext } from '../auth/auth-context.js';
+import { AppError } from '../common/app-error.js';
+import { DatabaseService, type Tx } from '../database/database.service.js';
+import { MessagesRepository } from '../messages/messages.repository.js';
+import { ProjectsRepository } from '../projects/projects.repository.js';
+import { SessionsRepository } from '../sessions/sessions.repository.js';
+import type { ModelContext } from './chat-context.js';
+import { ChatEngine, failureOf, INTERRUPTED, replyIsSaved } from './chat-engine.js';
+import { titleFromMessage } from './chat-title.js';
+import { ChatRepository } from './chat.repository.js';
+import { DeltaQueue } from './delta-queue.js';
+
+export interface LegacyChatRequest {
+  /** Already trimmed, 1..32,000 characters. */
+  text: string;
+  projectId?: string;
+}
+
+/**
+ * How a legacy exchange ended: the reply saved in the turn (`complete` false when the provider failed or the
+ * client left part-way), or a failure before any text, with nothing saved but the user's text.
+ */
+export type LegacyChatEnd = { kind: 'replied'; complete: boolean } | { kind: 'failed'; error: AppError };
+
+export interface LegacyChatRun {
+  projectId: string;
+  turnId: string;
+  /** The session the turn was recorded in, when a user called. */
+  sessionId: string | null;
+  deltas: AsyncIterable<string>;
+  end: Promise<LegacyChatEnd>;
+}
+
+interface Begun {
+  projectId: string;
+  turnId: string;
+  sessionId: string | null;
+  userMessageId: string | null;
+  context: ModelContext;
+}
+
+/**
+ * The pre-sessions POST /chat. Anonymous calls run as the legacy role and reach only dossiers nobody is a
+ * member of; a call with a user acts as that user (a member of the dossier, or the creator of a new one) and
+ * also records the turn in their session history, linked by turn_id.
+ */
+@Injectable()
+export class LegacyChatService {
+  private readonly logger = new Logger('LegacyChat');
+
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly engine: ChatEngine,
+    private readonly chats: ChatRepository,
+    private readonly sessions: SessionsRepository,
+    private readonly messages: MessagesRepository,
+    private readonly projects: ProjectsRepository,
+  ) {}
+
+  async chat(
+    auth: AuthContext | undefined,
+    request: LegacyChatRequest,
+    signal: AbortSignal,
+  ): Promise<LegacyChatRun> {
+    // The turn (with the user's text) is committed before the model is called.
+    const begun = auth
+      ? await this.db.asUser(auth, (tx) => this.beginAsUser(tx, auth, request))
+      : await this.db.asLegacy((tx) => this.beginAnonymous(tx, request));
+    const deltas = new DeltaQueue();
+    const end = this.engine.track(signal, (s) => this.complete(auth, begun, deltas, s));
+    return { projectId: begun.projectId, turnId: begun.turnId, sessionId: begun.sessionId, deltas, end };
+  }
+
+  private async beginAnonymous(tx: Tx, request: LegacyChatRequest): Promise<Begun> {
+    let projectId = request.projectId;
+    if (projectId) {
+      // The legacy role's policy hides every dossier that has members.
+      if (!(await this.chats.dossierVisible(tx, projectId))) throw AppError.notFound('Project');
+    } else {
+      projectId = await this.chats.createLegacyDossier(tx, titleFromMessage(request.text));
+    }
+    const turn = await this.chats.insertTurn(tx, { projectId, userText: request.text });
+    const context = await this.engine.turnContext(tx, projectId, turn.turnId, request.text);
+    return { projectId, turnId: turn.turnId, sessionId: null, userMessageId: null, context };
+  }
+
+  private async beginAsUser(tx: Tx, auth: AuthContext, request: LegacyChatRequest): Promise<Begun> {
+    const title = titleFromMessage(request.text);
+    let projectId = request.projectId;
+    let sessionId: string | null = null;
+    if (projectId) {
+      if (!(await this.projects.isMember(tx, projectId, auth.userId))) throw AppError.notFound('Project');
+      sessionId = await this.chats.latestLegacySessionId(tx, auth.userId, projectId);
+    } else {
+      projectId = (await this.projects.createForUser(tx, auth.userId, title)).projectId;
+    }
+    sessionId ??= (await this.sessions.create(tx, { userId: auth.userId, projectId, title })).sessionId;
+    const turn = await this.chats.insertTurn(tx, {
+      projectId,
+      userText: request.text,
+      userId: auth.userId,
+      sessionId,
+    });
+    const userMessage = await this.messages.insert(tx, {
+      sessionId,
+      role: 'user',
+      content: request.text,
+      turnId: turn.turnId,
+    });
+    const context = await this.engine.sessionContext(tx, sessionId, userMessage.messageId);
+    return { projectId, turnId: turn.turnId, sessionId, userMessageId: userMessage.messageId, context };
+  }
+
+  private async complete(
+    auth: AuthContext | undefined,
+    begun: Begun,
+    deltas: DeltaQueue,
+    signal: AbortSignal,
+  ): Promise<LegacyChatEnd> {
+    const generation = await this.engine.generate(begun.context, signal, (delta) => deltas.push(delta));
+    deltas.close();
+    if (!replyIsSaved(generation)) return { kind: 'failed', error: failureOf(generation) };
+    try {
+      if (auth && begun.sessionId && begun.userMessageId) {
+        const { sessionId, userMessageId } = begun;
+        await this.db.asUser(auth, async (tx) => {
+          await this.chats.setTurnReply(tx, begun.turnId, generation.text);
+          await this.messages.insert(tx, {
+            messageId: randomUUID(),
+            sessionId,
+            role: 'assistant',
+            content: generation.text,
+            metadata: this.engine.metadata(generation, userMessageId),
+            turnId: begun.turnId,
+          });
+        });
+      } else {
+        await this.db.asLegacy((tx) => this.chats.setTurnReply(tx, begun.turnId, generation.text));
+      }
+    } catch (error) {
+      this.logger.error(`saving a legacy reply failed: ${(error as Error)?.stack ?? String(error)}`);
+      return { kind: 'failed', error: new AppError('internal', 'The reply could not be saved') };
+    }
+    return {
+      kind: 'replied',
+      complete: !INTERRUPTED.has(generation.finishReason),
+    };
+  }
+}
