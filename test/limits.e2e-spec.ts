@@ -24,6 +24,8 @@ describe(`abuse limits (${DATABASE_KIND})`, () => {
       CORS_ORIGINS: 'https://app.example.test',
       TRUST_PROXY: 'true',
       SWAGGER_ENABLED: 'true',
+      STREAMS_PER_USER_MAX: '1',
+      BUILTIN_LLM_DELAY_MS: '40',
     });
   });
   afterAll(() => t?.close());
@@ -56,6 +58,47 @@ describe(`abuse limits (${DATABASE_KIND})`, () => {
         .statusCode,
     ).toBe(429);
     expect((await me(b.headers)).statusCode).toBe(200);
+  });
+
+  it('chat has its own budget (RATE_LIMIT_CHAT_MAX) and a cap on open streams (STREAMS_PER_USER_MAX), both 429', async () => {
+    const user = await insertUser(t.sql);
+    const chat = () =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v1/chat',
+        headers: user.headers,
+        payload: { text: 'Tell me a story' },
+      });
+    const first = chat();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the first stream is open now
+    const second = await chat();
+    expect(second.statusCode).toBe(429);
+    expect(second.json()).toMatchObject({
+      error: 'rate_limited',
+      message: expect.stringMatching(/open streams/),
+    });
+    const done = await first;
+    expect(done.statusCode).toBe(200);
+    expect(done.headers['content-type']).toMatch(/text\/event-stream/);
+    expect(done.headers['x-ratelimit-limit']).toBe('2');
+    // Two chats spent the chat budget (the refused one counted too); reads have their own.
+    const third = await chat();
+    expect(third.statusCode).toBe(429);
+    expect(third.json().message).toMatch(/Too many chat requests/);
+    expect(third.headers['retry-after']).toBeDefined();
+    const read = await me(user.headers);
+    expect(read.statusCode).toBe(200);
+    expect(read.headers['x-ratelimit-limit']).toBe('5');
+    const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/parley_rate_limited_total\{limit="streams"\} 1/);
+    expect(metrics).toMatch(/parley_rate_limited_total\{limit="chat"\} 1/);
+    expect(metrics).toMatch(/parley_open_streams 0/);
+    expect(metrics).toMatch(
+      /parley_llm_request_duration_seconds_count\{provider="builtin",model="[^"]+",outcome="ok"\} 1/,
+    );
+    expect(metrics).toMatch(
+      /parley_chat_tokens_total\{provider="builtin",model="[^"]+",direction="output"\} \d+/,
+    );
   });
 
   it('public routes are limited per client address (X-Forwarded-For with TRUST_PROXY)', async () => {

@@ -3,6 +3,7 @@ import { AppError } from '../common/app-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import type { Tx } from '../database/database.service.js';
+import { MetricsService, type ProviderOutcome } from '../metrics/metrics.service.js';
 import { buildContext, type ModelContext, type StoredMessage } from './chat-context.js';
 import { generate, type Generation } from './chat-generation.js';
 import type { ChatModel } from './chat-model.js';
@@ -54,6 +55,7 @@ export class ChatEngine implements BeforeApplicationShutdown {
     private readonly chats: ChatRepository,
     @Inject(CHAT_MODEL) readonly model: ChatModel,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   /** The context of a reply to `anchorMessageId` in a session (see buildContext for the rules). */
@@ -93,12 +95,31 @@ export class ChatEngine implements BeforeApplicationShutdown {
       timeoutMs: this.config.LLM_TIMEOUT_MS,
       onDelta,
     });
+    this.recordMetrics(generation);
     if (generation.error) {
       this.logger.warn(
         `model call failed (${this.model.provider}/${this.model.modelId}, ${generation.text.length} characters received): ${generation.error.message}`,
       );
     }
     return generation;
+  }
+
+  /** The call's outcome and latency, and the tokens the provider reported, in /metrics. */
+  private recordMetrics(generation: Generation): void {
+    const { provider, modelId } = this.model;
+    const outcome: ProviderOutcome =
+      generation.error?.code === 'provider_timeout'
+        ? 'timeout'
+        : generation.error
+          ? 'error'
+          : generation.finishReason === 'aborted' || generation.finishReason === 'shutdown'
+            ? generation.finishReason
+            : 'ok';
+    this.metrics.recordProviderCall(provider, modelId, outcome, generation.latencyMs / 1000);
+    this.metrics.recordTokens(provider, modelId, {
+      input: generation.usage?.input_tokens ?? undefined,
+      output: generation.usage?.output_tokens ?? undefined,
+    });
   }
 
   metadata(generation: Generation, replyTo: string): ReplyMetadata {
