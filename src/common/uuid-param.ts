@@ -1,5 +1,5 @@
-import { Injectable, Param, Query, type PipeTransform } from '@nestjs/common';
-import { ApiParam, ApiQuery } from '@nestjs/swagger';
+import { Injectable, Param, type PipeTransform } from '@nestjs/common';
+import { ApiParam } from '@nestjs/swagger';
 import { AppError } from './app-error.js';
 import { isUuid } from './uuid.js';
 
@@ -44,24 +44,6 @@ export function UuidParam(name: string, description?: string): ParameterDecorato
       target,
       key,
       ApiParam({ name, type: String, format: 'uuid', ...(description ? { description } : {}) }),
-    );
-  };
-}
-
-/** An optional UUID query parameter, validated and documented like UuidParam. */
-export function UuidQuery(name: string, description?: string): ParameterDecorator {
-  return (target, key, index) => {
-    Query(name, new ParseUuidPipe(name, true))(target, key, index);
-    decorateMethod(
-      target,
-      key,
-      ApiQuery({
-        name,
-        type: String,
-        format: 'uuid',
-        required: false,
-        ...(description ? { description } : {}),
-      }),
     );
   };
 }
