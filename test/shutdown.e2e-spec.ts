@@ -89,7 +89,8 @@ describe(`graceful shutdown on SIGTERM (${DATABASE_KIND})`, () => {
       body: JSON.stringify({ display_name: 'Shutdown test' }),
     });
     expect(created.status).toBe(201);
-    const headers = { 'content-type': 'application/json', 'x-user-id': (await created.json()).user_id };
+    const { user_id: userId } = (await created.json()) as { user_id: string };
+    const headers = { 'content-type': 'application/json', 'x-user-id': userId };
 
     // An open stream: read until some text has arrived.
     const stream = await fetch(`${base}/api/v1/chat`, {
