@@ -44,10 +44,12 @@ export class ListMessagesQueryDto {
 }
 
 export class MessageResponseDto {
-  /** @example 5a0f7a52-51b8-4c6f-a3f5-4a6f2b0e8c11 */
+  @ApiProperty({ format: 'uuid', example: '5a0f7a52-51b8-4c6f-a3f5-4a6f2b0e8c11' })
   message_id: string;
+  @ApiProperty({ format: 'uuid' })
   session_id: string;
   /** The legacy turn the message was imported from, if any. */
+  @ApiProperty({ format: 'uuid', type: String, nullable: true })
   turn_id: string | null;
   @ApiProperty({ enum: MESSAGE_ROLES, enumName: 'MessageRole' })
   role: MessageRole;

@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
   IsBoolean,
@@ -86,8 +86,9 @@ export class UpdateSessionDto {
 }
 
 export class SessionResponseDto {
-  /** @example 0b6f3c1a-9d2e-4f7b-8a61-5c2d9e4f1a37 */
+  @ApiProperty({ format: 'uuid', example: '0b6f3c1a-9d2e-4f7b-8a61-5c2d9e4f1a37' })
   session_id: string;
+  @ApiProperty({ format: 'uuid', type: String, nullable: true })
   project_id: string | null;
   title: string | null;
   /** false once archived. */
