@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { LogController } from 'fastify';
+import { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
 import { createRootLogger, logRequestCompleted, PinoNestLogger, routeOf } from './common/logging.js';
@@ -46,6 +46,27 @@ export async function createApp(
     // Behind a load balancer, TRUST_PROXY lets request.ip (rate limits of anonymous callers, logs) be the
     // client's address from X-Forwarded-For rather than the balancer's.
     trustProxy: trustProxy(config.TRUST_PROXY),
+    // The router rejects a malformed percent-escape in the path, or a path parameter longer than Fastify's
+    // maxParamLength, before any hook or exception filter runs; answer those in the one error shape too
+    // (400, like any malformed id), with the request id.
+    frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const known: Record<string, string> = {
+        FST_ERR_BAD_URL: 'The URL is malformed: invalid percent-encoding in the path',
+        FST_ERR_MAX_PARAM_LENGTH: 'A path parameter is too long',
+      };
+      const message = error.code ? known[error.code] : undefined;
+      const status = message ? 400 : 500;
+      void reply
+        .code(status)
+        .header('x-request-id', String(request.id))
+        .header('content-type', 'application/json; charset=utf-8')
+        .send({
+          statusCode: status,
+          error: message ? 'validation_failed' : 'internal',
+          message: message ?? 'Internal server error',
+          request_id: String(request.id),
+        });
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bufferLogs: true,

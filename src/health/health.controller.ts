@@ -31,6 +31,7 @@ export class HealthController {
   @Public()
   @ApiPublic()
   @ApiOperation({ summary: 'Liveness: the process is up' })
+  @ApiErrors(401)
   getLiveness(): LivenessResponseDto {
     return { status: 'ok' };
   }
@@ -40,7 +41,7 @@ export class HealthController {
   @Public()
   @ApiPublic()
   @ApiOperation({ summary: 'Readiness: the database answers and its schema is up to date' })
-  @ApiErrors(503)
+  @ApiErrors(401, 503)
   async getReadiness(): Promise<ReadinessResponseDto> {
     if (this.shutdown.shuttingDown)
       throw new AppError('unavailable', 'Not ready: the service is shutting down');

@@ -3,7 +3,7 @@ import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger
 import { SkipRateLimit } from '../limits/rate-limit.guard.js';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/auth.decorators.js';
-import { ApiPublic } from '../common/api-docs.js';
+import { ApiErrors, ApiPublic } from '../common/api-docs.js';
 import { NoRequestTimeout } from '../common/request-timeout.interceptor.js';
 import { MetricsService } from './metrics.service.js';
 
@@ -21,6 +21,7 @@ export class MetricsController {
   @ApiOperation({ summary: 'Prometheus metrics' })
   @ApiProduces('text/plain')
   @ApiResponse({ status: 200, description: 'Prometheus text exposition format', schema: { type: 'string' } })
+  @ApiErrors(401)
   @Header('cache-control', 'no-store')
   async getMetrics(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     void reply.header('content-type', this.metrics.contentType);
