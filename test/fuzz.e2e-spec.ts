@@ -15,7 +15,12 @@ import { writeFileSync } from 'node:fs';
 import { arrangeWorld, toFuzzActors } from './support/api-world.js';
 import { findInvariantViolations } from './support/db-invariants.js';
 import { requestArbitrary, type FuzzRequest, type FuzzWorld } from './support/openapi-arbitraries.js';
-import { checkResponse, loadApiDocument, type ApiOperation } from './support/openapi-driver.js';
+import {
+  checkResponse,
+  loadApiDocument,
+  pathParameterNames,
+  type ApiOperation,
+} from './support/openapi-driver.js';
 import { createTestApp, DATABASE_KIND } from './support/test-app.js';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
@@ -90,6 +95,16 @@ describe(`fuzzing every operation of the OpenAPI document (${DATABASE_KIND}, see
   it('the document has operations to fuzz, each with a unique operationId', () => {
     expect(operations.length).toBeGreaterThanOrEqual(4);
     expect(new Set(operations.map((op) => op.operationId)).size).toBe(operations.length);
+  });
+
+  it('errors raised before routing (malformed percent-escapes, over-long path parameters) are in the error shape', async () => {
+    const op = operations.find((o) => o.method === 'GET' && pathParameterNames(o).length > 0);
+    expect(op).toBeDefined();
+    for (const raw of ['%', '%zz', '%E0%A4%A', 'x'.repeat(5000)]) {
+      const response = await t.app.inject({ method: 'GET', url: op!.path.replace(/\{[^}]+\}/g, raw) });
+      expect(response.statusCode).toBe(400);
+      expect(checkResponse(doc, op!, response, [raw])).toEqual([]);
+    }
   });
 
   it.each(operations.map((op) => [`${op.method} ${op.path} (${op.operationId})`, op] as const))(

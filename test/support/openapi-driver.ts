@@ -204,7 +204,7 @@ export class ApiDocument {
         if (typeof value !== 'object' || Array.isArray(value))
           return [...problems, `${at}: expected an object, got ${typeOf(value)}`];
         const record = value as Record<string, unknown>;
-        const properties = s.properties ?? {};
+        const properties = this.declaredProperties(s);
         for (const name of s.required ?? [])
           if (!(name in record)) problems.push(`${at}.${name}: required but missing`);
         for (const [name, field] of Object.entries(record)) {
@@ -225,6 +225,14 @@ export class ApiDocument {
       }
     }
     return problems;
+  }
+
+  /** An object schema's properties, including those its allOf parts declare (Nest's way of nesting a $ref). */
+  private declaredProperties(s: JsonSchema, depth = 0): Record<string, JsonSchema> {
+    const own = { ...(s.properties ?? {}) };
+    if (depth < 10)
+      for (const part of s.allOf ?? []) Object.assign(own, this.declaredProperties(this.resolve(part), depth + 1));
+    return own;
   }
 
   private checkString(s: JsonSchema, value: string, at: string): string[] {
