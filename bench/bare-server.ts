@@ -1,0 +1,484 @@
+/**
+ * The ceiling: a bare Fastify + pg server (no Nest, no Prisma, no validation library) that answers the routes
+ * the benchmark drives with exactly the SQL Parley sends (bench/queries.ts), in the same transaction shape:
+ *
+ *   BEGIN; SELECT set_config('role', ...), set_config('app.user_id', ...), app.assert_user_exists(...);
+ *   <the same statements>; COMMIT
+ *
+ * on a pool of the same size, with the same response bodies. Whatever Parley spends above this is framework,
+ * ORM and serialization overhead. Chat builds the model's context and the built-in provider's reply with
+ * Parley's own pure functions (buildContext, composeBuiltinReply), so both answer the same text, without the
+ * AI SDK around them. Run by the harness: `node dist/bench/bare-server.js` with BARE_DATABASE_URL, PORT and
+ * POOL_MAX.
+ */
+import Fastify, { type FastifyReply } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import pg from 'pg';
+import { buildContext, type StoredMessage } from '../src/chat/chat-context.js';
+import { BUILTIN_MODEL_ID, composeBuiltinReply } from '../src/chat/builtin-model.js';
+import { EnvironmentVariables } from '../src/config/app-config.js';
+import {
+  APP_ROLE,
+  CONTEXT,
+  CONTEXT_PAGE,
+  INSERT_ASSISTANT_MESSAGE,
+  INSERT_USER_MESSAGE,
+  LIST_SESSIONS,
+  MESSAGE_PAGE,
+  newestMessagesSql,
+  RENAME_SESSION,
+  SESSION_BY_ID,
+  SYSTEM_MESSAGES,
+  USER_BY_ID,
+} from './queries.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+// The pool Parley's DatabaseService opens (DB_POOL_MAX, DB_CONNECT_TIMEOUT_MS, DB_STATEMENT_TIMEOUT_MS
+// defaults): statement_timeout is a session setting the server honours on every statement, so it is part of
+// the same work. STATEMENT_TIMEOUT_MS=0 leaves it out.
+const statementTimeout = Number(process.env.STATEMENT_TIMEOUT_MS ?? 10000);
+const pool = new pg.Pool({
+  connectionString: process.env.BARE_DATABASE_URL,
+  max: Number(process.env.POOL_MAX ?? 10),
+  connectionTimeoutMillis: 3000,
+  ...(statementTimeout > 0
+    ? { statement_timeout: statementTimeout, query_timeout: statementTimeout + 1000 }
+    : {}),
+  keepAlive: true,
+});
+
+/** One transaction as the caller, like DatabaseService.asUser(). */
+async function asUser<T>(userId: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(CONTEXT, [APP_ROLE, userId, userId]);
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    if ((error as { code?: string }).code === '28000')
+      throw new HttpError(401, 'unauthorized', 'Unknown user');
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+function caller(headers: Record<string, string | string[] | undefined>): string {
+  const value = headers['x-user-id'];
+  if (typeof value !== 'string' || !UUID.test(value.trim())) {
+    throw new HttpError(401, 'unauthorized', 'X-User-ID must be a user id (UUID)');
+  }
+  return value.trim().toLowerCase();
+}
+
+const app = Fastify({ logger: false });
+
+app.setErrorHandler((error, _request, reply: FastifyReply) => {
+  if (error instanceof HttpError) {
+    void reply.status(error.status).send({ error: { code: error.code, message: error.message } });
+    return;
+  }
+  void reply.status(500).send({ error: { code: 'internal', message: 'Internal error' } });
+});
+
+interface UserRow {
+  user_id: string;
+  email: string | null;
+  display_name: string | null;
+  avatar_url: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+app.get('/api/v1/users/me', async (request) => {
+  const userId = caller(request.headers);
+  const user = await asUser(userId, async (client) => {
+    const rows = await client.query<UserRow>(USER_BY_ID, [userId, 1, 0]);
+    return rows.rows[0];
+  });
+  if (!user) throw new HttpError(404, 'not_found', 'User not found');
+  return {
+    user_id: user.user_id,
+    email: user.email,
+    display_name: user.display_name,
+    avatar_url: user.avatar_url,
+    created_at: user.created_at,
+    updated_at: user.updated_at,
+  };
+});
+
+interface SessionRow {
+  session_id: string;
+  user_id: string;
+  project_id: string | null;
+  title: string | null;
+  created_at: Date;
+  updated_at: Date;
+  last_message_at: Date;
+  is_active: boolean;
+  message_count: number;
+  last_message_preview: string | null;
+}
+
+const toSession = (s: SessionRow) => ({
+  session_id: s.session_id,
+  project_id: s.project_id,
+  title: s.title,
+  is_active: s.is_active,
+  message_count: s.message_count,
+  last_message_preview: s.last_message_preview,
+  last_message_at: s.last_message_at,
+  created_at: s.created_at,
+  updated_at: s.updated_at,
+});
+
+interface MessageRow {
+  message_id: string;
+  session_id: string;
+  turn_id: string | null;
+  role: string;
+  content: string;
+  metadata: unknown;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function intParam(value: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = typeof value === 'string' && /^-?\d{1,15}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new HttpError(400, 'validation_failed', `${name} is invalid`);
+  return n;
+}
+
+function uuidParam(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !UUID.test(value))
+    throw new HttpError(400, 'validation_failed', `${name} must be a UUID`);
+  return value.toLowerCase();
+}
+
+/** Parley's session cursor: base64url of `v1|<timestamp to the microsecond>|<session id>`. */
+function decodeCursor(text: string): { at: string; id: string } {
+  const parts = Buffer.from(text, 'base64url').toString('utf8').split('|');
+  if (parts.length !== 3 || parts[0] !== 'v1' || !UUID.test(parts[2])) {
+    throw new HttpError(400, 'validation_failed', 'cursor is invalid');
+  }
+  return { at: parts[1], id: parts[2].toLowerCase() };
+}
+
+type Query = Record<string, string | undefined>;
+
+app.get('/api/v1/sessions', async (request) => {
+  const userId = caller(request.headers);
+  const query = request.query as Query;
+  const limit = intParam(query.limit, 'limit', 10, 1, 100);
+  const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
+  const rows = await asUser(userId, async (client) => {
+    const result = await client.query<SessionRow & { cursor_at: string }>(LIST_SESSIONS, [
+      userId,
+      limit + 1,
+      after?.at ?? null,
+      after?.id ?? null,
+      uuidParam(query.project_id, 'project_id') ?? null,
+      query.is_active === undefined ? null : query.is_active === 'true',
+    ]);
+    return result.rows;
+  });
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    data: page.map(toSession),
+    next_cursor:
+      rows.length > limit && last
+        ? Buffer.from(`v1|${last.cursor_at}|${last.session_id}`, 'utf8').toString('base64url')
+        : null,
+  };
+});
+
+app.get('/api/v1/sessions/:session_id/messages', async (request) => {
+  const userId = caller(request.headers);
+  const sessionId = uuidParam((request.params as Query).session_id, 'session_id') as string;
+  const query = request.query as Query;
+  const limit = intParam(query.limit, 'limit', 50, 1, 200);
+  const offset = intParam(query.offset, 'offset', 0, 0, 2147483647);
+  const before = uuidParam(query.before, 'before');
+  const after = uuidParam(query.after, 'after');
+  const latest = query.latest === 'true';
+  const result = await asUser(userId, async (client) => {
+    const session = (await client.query<SessionRow>(SESSION_BY_ID, [sessionId, 1, 0])).rows[0];
+    if (!session || session.user_id !== userId) throw new HttpError(404, 'not_found', 'Session not found');
+    const rows = (
+      await client.query<MessageRow>(MESSAGE_PAGE, [
+        sessionId,
+        limit + 1,
+        offset,
+        before ?? null,
+        after ?? null,
+        latest,
+      ])
+    ).rows;
+    return { session, rows };
+  });
+  const { session, rows } = result;
+  const hasMore = rows.length > limit;
+  const backwards = before !== undefined || latest;
+  const page = hasMore ? (backwards ? rows.slice(1) : rows.slice(0, limit)) : rows;
+  const first = page[0]?.message_id ?? null;
+  const last = page[page.length - 1]?.message_id ?? null;
+  const anchors =
+    before !== undefined
+      ? { prev_before: hasMore ? first : null, next_after: last }
+      : latest
+        ? { prev_before: hasMore ? first : null, next_after: null }
+        : after !== undefined
+          ? { prev_before: first, next_after: hasMore ? last : null }
+          : { prev_before: offset > 0 ? first : null, next_after: hasMore ? last : null };
+  return {
+    data: page.map((m) => ({
+      message_id: m.message_id,
+      session_id: m.session_id,
+      turn_id: m.turn_id,
+      role: m.role,
+      content: m.content,
+      metadata: m.metadata,
+      created_at: m.created_at,
+      updated_at: m.updated_at,
+    })),
+    total: session.message_count,
+    has_more: hasMore,
+    ...anchors,
+  };
+});
+
+app.put('/api/v1/sessions/:session_id/title', async (request) => {
+  const userId = caller(request.headers);
+  const sessionId = uuidParam((request.params as Query).session_id, 'session_id') as string;
+  const body = request.body as { title?: unknown } | undefined;
+  const title = typeof body?.title === 'string' ? body.title.trim() : '';
+  if (title.length < 1 || title.length > 200)
+    throw new HttpError(400, 'validation_failed', 'title is invalid');
+  const row = await asUser(userId, async (client) => {
+    return (await client.query<SessionRow>(RENAME_SESSION, [title, sessionId, userId])).rows[0];
+  });
+  if (!row) throw new HttpError(404, 'not_found', 'Session not found');
+  return toSession(row);
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// POST /api/v1/chat for an existing session: the statements of ChatService.chat and complete().
+// ---------------------------------------------------------------------------------------------------------
+const defaults = new EnvironmentVariables();
+const SYSTEM_PROMPT = defaults.LLM_SYSTEM_PROMPT;
+const CONTEXT_CHARS = defaults.LLM_CONTEXT_CHARS;
+type Prompt = Parameters<typeof composeBuiltinReply>[0];
+
+interface ContextRow {
+  role: 'user' | 'assistant';
+  content: string;
+  at: string;
+  seq: string;
+}
+
+interface Exchange {
+  session: SessionRow;
+  user: MessageRow;
+  assistantId: string;
+  system: string;
+  messages: { role: 'user' | 'assistant'; content: string }[];
+}
+
+/** The first transaction: the session, the user's message, and the model's context. */
+async function beginExchange(userId: string, sessionId: string, text: string): Promise<Exchange> {
+  return asUser(userId, async (client) => {
+    const session = (await client.query<SessionRow>(SESSION_BY_ID, [sessionId, 1, 0])).rows[0];
+    if (!session) throw new HttpError(404, 'not_found', 'Session not found');
+    const now = new Date();
+    const user = (
+      await client.query<MessageRow>(INSERT_USER_MESSAGE, [
+        randomUUID(),
+        sessionId,
+        null,
+        'user',
+        text,
+        now,
+        now,
+      ])
+    ).rows[0];
+    const newestFirst: StoredMessage[] = [];
+    let chars = 0;
+    let cursor: { at: string; seq: string } | null = null;
+    for (;;) {
+      const params: unknown[] = cursor
+        ? [sessionId, user.message_id, cursor.at, cursor.seq, CONTEXT_PAGE]
+        : [sessionId, user.message_id, CONTEXT_PAGE];
+      const page: pg.QueryResult<ContextRow> = await client.query<ContextRow>(
+        newestMessagesSql(cursor !== null),
+        params,
+      );
+      const rows: ContextRow[] = page.rows;
+      for (const row of rows) {
+        newestFirst.push({ role: row.role, content: row.content });
+        chars += row.content.length;
+      }
+      if (rows.length < CONTEXT_PAGE || chars >= CONTEXT_CHARS) break;
+      cursor = { at: rows[rows.length - 1].at, seq: rows[rows.length - 1].seq };
+    }
+    const system = (await client.query<{ content: string }>(SYSTEM_MESSAGES, [sessionId, user.message_id]))
+      .rows;
+    const context = buildContext({
+      systemPrompt: SYSTEM_PROMPT,
+      sessionSystem: system.map((r) => r.content),
+      newestFirst,
+      budgetChars: CONTEXT_CHARS,
+    });
+    return { session, user, assistantId: randomUUID(), system: context.system, messages: context.messages };
+  });
+}
+
+/** The built-in provider's reply to the context, with its estimated usage. */
+function reply(exchange: Exchange): { text: string; usage: Record<string, number> } {
+  const prompt = [
+    { role: 'system', content: exchange.system },
+    ...exchange.messages.map((m) => ({ role: m.role, content: [{ type: 'text', text: m.content }] })),
+  ] as unknown as Prompt;
+  const text = composeBuiltinReply(prompt);
+  const promptChars =
+    exchange.system.length + exchange.messages.reduce((sum, m) => sum + m.content.length, 0);
+  const input = Math.ceil(promptChars / 4);
+  const output = Math.ceil(text.length / 4);
+  return { text, usage: { input_tokens: input, output_tokens: output, total_tokens: input + output } };
+}
+
+/** The second transaction: the assistant's message, and the session as it now is. */
+async function saveReply(
+  userId: string,
+  exchange: Exchange,
+  text: string,
+  metadata: Record<string, unknown>,
+): Promise<{ assistant: MessageRow; session: SessionRow }> {
+  return asUser(userId, async (client) => {
+    const now = new Date();
+    const assistant = (
+      await client.query<MessageRow>(INSERT_ASSISTANT_MESSAGE, [
+        exchange.assistantId,
+        exchange.session.session_id,
+        null,
+        'assistant',
+        text,
+        JSON.stringify(metadata),
+        now,
+        now,
+      ])
+    ).rows[0];
+    const session =
+      (await client.query<SessionRow>(SESSION_BY_ID, [exchange.session.session_id, 1, 0])).rows[0] ??
+      exchange.session;
+    return { assistant, session };
+  });
+}
+
+const toMessage = (m: MessageRow) => ({
+  message_id: m.message_id,
+  session_id: m.session_id,
+  turn_id: m.turn_id,
+  role: m.role,
+  content: m.content,
+  metadata: m.metadata,
+  created_at: m.created_at,
+  updated_at: m.updated_at,
+});
+
+const sse = (part: unknown) => `data: ${JSON.stringify(part)}\n\n`;
+
+app.post('/api/v1/chat', async (request, response) => {
+  const userId = caller(request.headers);
+  const body = request.body as { text?: unknown; session_id?: unknown } | undefined;
+  const text = typeof body?.text === 'string' ? body.text.trim() : '';
+  if (text.length < 1 || text.length > 32000)
+    throw new HttpError(400, 'validation_failed', 'text is invalid');
+  const sessionId = uuidParam(body?.session_id, 'session_id');
+  if (!sessionId) throw new HttpError(400, 'validation_failed', 'the bare server only continues sessions');
+  const started = performance.now();
+  const exchange = await beginExchange(userId, sessionId, text);
+  const generated = reply(exchange);
+  const metadata = {
+    provider: 'builtin',
+    model: BUILTIN_MODEL_ID,
+    usage: generated.usage,
+    finish_reason: 'stop',
+    latency_ms: Math.round(performance.now() - started),
+    first_token_ms: Math.round(performance.now() - started),
+    reply_to: exchange.user.message_id,
+  };
+  void response.header('x-session-id', exchange.session.session_id);
+  const accept = String(request.headers.accept ?? '').toLowerCase();
+  if (accept.includes('application/json') && !accept.includes('text/event-stream')) {
+    const saved = await saveReply(userId, exchange, generated.text, metadata);
+    return {
+      session: toSession(saved.session),
+      session_created: false,
+      user_message: toMessage(exchange.user),
+      assistant_message: toMessage(saved.assistant),
+    };
+  }
+  const textId = `text-${exchange.assistantId}`;
+  async function* parts(): AsyncGenerator<string> {
+    yield sse({ type: 'start', messageId: exchange.assistantId });
+    yield sse({
+      type: 'data-session',
+      id: exchange.session.session_id,
+      data: {
+        session_id: exchange.session.session_id,
+        project_id: exchange.session.project_id,
+        title: exchange.session.title,
+        user_message_id: exchange.user.message_id,
+        assistant_message_id: exchange.assistantId,
+        session_created: false,
+      },
+    });
+    yield sse({ type: 'text-start', id: textId });
+    for (const delta of generated.text.match(/\s*\S+/g) ?? [])
+      yield sse({ type: 'text-delta', id: textId, delta });
+    const saved = await saveReply(userId, exchange, generated.text, metadata);
+    yield sse({ type: 'text-end', id: textId });
+    yield sse({ type: 'finish', finishReason: 'stop', messageMetadata: saved.assistant.metadata });
+    yield 'data: [DONE]\n\n';
+  }
+  return response
+    .status(200)
+    .headers({
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-vercel-ai-ui-message-stream': 'v1',
+      'x-accel-buffering': 'no',
+    })
+    .send(Readable.from(parts()));
+});
+
+const port = Number(process.env.PORT ?? 3100);
+const host = process.env.HOST ?? '127.0.0.1';
+await app.listen({ port, host });
+
+const shutdown = async () => {
+  await app.close();
+  await pool.end();
+  process.exit(0);
+};
+process.once('SIGTERM', () => void shutdown());
+process.once('SIGINT', () => void shutdown());

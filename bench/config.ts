@@ -1,0 +1,60 @@
+/**
+ * Settings of `npm run bench`, all from the environment (and a few command-line flags read by run.ts).
+ * Every figure the harness reports is a ratio or a curve measured in one run, so these only trade precision
+ * for wall-clock time; the defaults keep the whole run under 15 minutes on 2 cores.
+ */
+import { resolve } from 'node:path';
+
+const int = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0)
+    throw new Error(`${name} must be a non-negative number (got ${raw})`);
+  return value;
+};
+
+export interface BenchConfig {
+  /** A superuser connection to the PostgreSQL server; the bench database is created and loaded through it. */
+  adminUrl: string;
+  /** The dedicated database, reused across runs while its generator version matches. */
+  databaseName: string;
+  databaseUrl: string;
+  /** Repository root (npm runs scripts from it). */
+  root: string;
+  /** Measured rounds per scenario and target; medians are reported. */
+  rounds: number;
+  /** Seconds per measured round. */
+  durationSec: number;
+  /** Seconds of warm-up per scenario and target, not measured. */
+  warmupSec: number;
+  /** Concurrent connections of the main scenarios (the issue's targets are stated at 32). */
+  connections: number;
+  /** Connections of each server's PostgreSQL pool (Parley's DB_POOL_MAX; the bare server uses the same). */
+  poolMax: number;
+  /** Concurrent SSE chats of the streams test, and how long each stream lasts. */
+  streams: number;
+  streamSeconds: number;
+}
+
+export function loadBenchConfig(): BenchConfig {
+  const adminUrl = process.env.BENCH_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres';
+  const databaseName = process.env.BENCH_DATABASE_NAME || 'parley_bench';
+  if (!/^[a-z_][a-z0-9_]*$/.test(databaseName))
+    throw new Error('BENCH_DATABASE_NAME must be a plain identifier');
+  const url = new URL(adminUrl);
+  url.pathname = `/${databaseName}`;
+  return {
+    adminUrl,
+    databaseName,
+    databaseUrl: url.toString(),
+    root: resolve(process.cwd()),
+    rounds: Math.max(1, Math.round(int('BENCH_ROUNDS', 3))),
+    durationSec: int('BENCH_DURATION', 4),
+    warmupSec: int('BENCH_WARMUP', 1.5),
+    connections: Math.max(1, Math.round(int('BENCH_CONNECTIONS', 32))),
+    poolMax: Math.max(1, Math.round(int('BENCH_POOL_MAX', 10))),
+    streams: Math.max(1, Math.round(int('BENCH_STREAMS', 1000))),
+    streamSeconds: int('BENCH_STREAM_SECONDS', 20),
+  };
+}

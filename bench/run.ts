@@ -1,0 +1,646 @@
+/**
+ * `npm run bench`: builds Parley, loads (or reuses) the bench database, starts the built Parley and the bare
+ * ceiling server on loopback, checks that both send the same SQL, drives both with autocannon scenario by
+ * scenario (and pgbench on the same SQL), then runs the flat-with-size curves, the many-users test and the
+ * streams test; writes bench/results/<run>.json and prints the markdown it also writes into
+ * docs/performance.md.
+ *
+ * Flags: --only <ids> (scenario ids or groups: core, flat, many, streams), --skip-build, --data-only,
+ * --no-pgbench, --no-docs, --list.
+ */
+import { Command } from 'commander';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { loadBenchConfig, type BenchConfig } from './config.js';
+import { ensureDataset } from './dataset.js';
+import { ANCHOR_DEPTHS, loadFixtures, type Fixtures } from './fixtures.js';
+import { runLoad, summarize, type LoadStats, type RequestSource } from './load.js';
+import { pgbenchAvailable, runPgbench, type PgbenchStats } from './pgbench.js';
+import { freePort, rssMb, startServer, type Server } from './processes.js';
+import {
+  markdown,
+  writeIntoDocs,
+  type CurvePoint,
+  type Machine,
+  type ManyUsersResult,
+  type RunReport,
+  type ScenarioResult,
+  type StreamsResult,
+  type TargetResult,
+} from './report.js';
+import { chatScenarios, mixScenario } from './chat.js';
+import { coreScenarios, listScenario, messagesScenario, type Scenario } from './scenarios.js';
+import { compareSql, type SqlCheck } from './sqlcheck.js';
+import { probeReplyChunks, runStreams } from './streams.js';
+
+const log = (line: string) => console.log(`[bench] ${line}`);
+
+interface Flags {
+  only?: string;
+  skipBuild?: boolean;
+  dataOnly?: boolean;
+  pgbench: boolean;
+  docs: boolean;
+  list?: boolean;
+}
+
+/**
+ * Rate limits stay on (their guard is part of every request's cost) with ceilings no benchmark reaches: one
+ * user sends thousands of requests a second here.
+ */
+const UNLIMITED = { RATE_LIMIT_MAX: '1000000', RATE_LIMIT_CHAT_MAX: '1000000' };
+
+/** Parley's environment for the benchmark: the built service as deployed, on the bench database. */
+function parleyEnv(
+  config: BenchConfig,
+  port: number,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: config.databaseUrl,
+    DB_POOL_MAX: String(config.poolMax),
+    LLM_PROVIDER: 'builtin',
+    BUILTIN_LLM_DELAY_MS: '0',
+    ...UNLIMITED,
+    ...extra,
+  };
+}
+
+async function startParley(
+  config: BenchConfig,
+  logDir: string,
+  name: string,
+  extra: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<Server> {
+  const port = await freePort();
+  return startServer({
+    name,
+    args: [...nodeArgs, 'dist/src/main.js'],
+    env: parleyEnv(config, port, extra),
+    port,
+    cwd: config.root,
+    logDir,
+    readyPath: '/api/v1/users/me',
+  });
+}
+
+async function startBare(
+  config: BenchConfig,
+  logDir: string,
+  name: string,
+  nodeArgs: string[] = [],
+  extra: Record<string, string> = {},
+): Promise<Server> {
+  const port = await freePort();
+  return startServer({
+    name,
+    args: [...nodeArgs, 'dist/bench/bare-server.js'],
+    env: {
+      NODE_ENV: 'production',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      BARE_DATABASE_URL: config.databaseUrl,
+      POOL_MAX: String(config.poolMax),
+      ...extra,
+    },
+    port,
+    cwd: config.root,
+    logDir,
+    readyPath: '/api/v1/users/me',
+  });
+}
+
+async function describeMachine(config: BenchConfig): Promise<Machine> {
+  const client = new pg.Client({ connectionString: config.databaseUrl });
+  await client.connect();
+  const version = (await client.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]
+    .v;
+  await client.end();
+  const ps = spawnSync('ps', ['-eo', 'pcpu=,comm=', '--sort=-pcpu'], { encoding: 'utf8' });
+  const busy = (ps.stdout ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => {
+      const [cpu, ...name] = l.split(/\s+/);
+      return { cpu: Number(cpu), name: name.join(' ') };
+    })
+    .filter((p) => p.cpu >= 10 && !/^ps$/.test(p.name))
+    .slice(0, 6)
+    .map((p) => `${p.name} ${p.cpu}%`);
+  const load = loadavg();
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    memoryGiB: totalmem() / 1024 ** 3,
+    postgres: version,
+    node: process.version,
+    pgbench: await pgbenchAvailable(),
+    os: `${platform()} ${release()}`,
+    loadAverageAtStart: load,
+    loadAverageAtEnd: [],
+    busyAtStart: busy,
+    shared: load[0] > 0.5 || busy.length > 0,
+  };
+}
+
+interface Measured {
+  parley: LoadStats[];
+  bare: LoadStats[];
+}
+
+/**
+ * Warm-up, then `rounds` rounds alternating the targets (Parley first in even rounds, the bare server first
+ * in odd ones), each with a fresh request source so both see the same sequence.
+ */
+async function measure(
+  config: BenchConfig,
+  scenario: { source(): RequestSource },
+  targets: { parley: Server; bare: Server | null },
+  connections: number,
+  overallRate?: number,
+): Promise<Measured> {
+  const list = (['parley', 'bare'] as const).filter((k) => targets[k] !== null);
+  const run = (key: 'parley' | 'bare', seconds: number) => {
+    const server = targets[key] as Server;
+    return runLoad({
+      url: server.url,
+      connections,
+      durationSec: seconds,
+      next: scenario.source(),
+      pid: server.pid,
+      database: config.databaseName,
+      overallRate,
+    });
+  };
+  for (const key of list) if (config.warmupSec > 0) await run(key, config.warmupSec);
+  const out: Measured = { parley: [], bare: [] };
+  for (let round = 0; round < config.rounds; round++) {
+    const order = round % 2 === 0 ? list : [...list].reverse();
+    for (const key of order) out[key].push(await run(key, config.durationSec));
+  }
+  return out;
+}
+
+function selected(only: string | undefined, id: string, group: string): boolean {
+  if (!only) return true;
+  const wanted = only.split(',').map((s) => s.trim());
+  return wanted.includes(id) || wanted.includes(group);
+}
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .option('--only <ids>', 'scenario ids or groups (core, flat, many, streams), comma-separated')
+    .option('--skip-build', 'use the existing dist/')
+    .option('--data-only', 'load (or check) the bench database and stop')
+    .option('--no-pgbench', 'leave pgbench out')
+    .option('--no-docs', 'do not rewrite docs/performance.md')
+    .option('--list', 'list the scenarios and stop')
+    .parse();
+  const flags = program.opts<Flags>();
+  const config = loadBenchConfig();
+  const started = new Date();
+  const runId = started.toISOString().replace(/[:.]/g, '-').replace(/Z$/, 'Z');
+  const logDir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
+  const notes: string[] = [];
+
+  if (!flags.skipBuild && !flags.dataOnly && !flags.list) {
+    log('building Parley (npm run build)...');
+    const build = spawnSync('npm', ['run', 'build'], { cwd: config.root, encoding: 'utf8' });
+    if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}\n${build.stderr}`);
+  }
+  const machine = await describeMachineSafe(config);
+  const dataset = await ensureDataset(config, log);
+  log(
+    `data set v${dataset.generatorVersion}: ${dataset.consistency.users} users, ${dataset.consistency.sessions} sessions, ` +
+      `${dataset.consistency.messages} messages, consistent (${dataset.reused ? 'reused' : 'loaded now'}; the load took ` +
+      `${dataset.recordedLoadSeconds.toFixed(1)} s); ${JSON.stringify(dataset.sizes)}`,
+  );
+  if (flags.dataOnly) return;
+  const machineInfo = machine ?? (await describeMachine(config));
+
+  const fixtures = await loadFixtures(config.databaseUrl);
+  const core = [...coreScenarios(fixtures), ...chatScenarios(fixtures), mixScenario(fixtures)];
+  const flat = flatScenarios(fixtures);
+  if (flags.list) {
+    for (const s of core) console.log(`core     ${s.id.padEnd(22)} ${s.title}`);
+    for (const s of flat) console.log(`flat     ${s.id.padEnd(22)} ${s.title}`);
+    console.log('many     many-users             list sessions over 1,000 users, 1 vs 64 connections');
+    console.log('streams  streams                concurrent SSE chats held open');
+    return;
+  }
+  const coreRun = core.filter((s) => selected(flags.only, s.id, 'core'));
+  const flatRun = flat.filter((s) => selected(flags.only, s.id, 'flat'));
+  const runMany = selected(flags.only, 'many-users', 'many');
+  const runStreamsTest = selected(flags.only, 'streams', 'streams');
+
+  // 1. Same SQL: throw-away traced servers, one request per scenario.
+  const sqlChecks = new Map<string, SqlCheck>();
+  if (coreRun.length > 0) {
+    log('checking that Parley and the bare server send the same SQL...');
+    const parleyTrace = join(logDir, 'parley-sql.trace');
+    const bareTrace = join(logDir, 'bare-sql.trace');
+    writeFileSync(parleyTrace, '');
+    writeFileSync(bareTrace, '');
+    const tracedParley = await startParley(
+      config,
+      logDir,
+      'parley-traced',
+      { BENCH_SQL_TRACE: parleyTrace },
+      ['--import', './dist/bench/trace-sql.js'],
+    );
+    const tracedBare = await startBare(
+      config,
+      logDir,
+      'bare-traced',
+      ['--import', './dist/bench/trace-sql.js'],
+      {
+        BENCH_SQL_TRACE: bareTrace,
+      },
+    );
+    try {
+      for (const s of coreRun) {
+        if (s.kind === 'mix') continue;
+        const request = s.source()();
+        try {
+          const check = await compareSql(
+            { url: tracedParley.url, traceFile: parleyTrace },
+            { url: tracedBare.url, traceFile: bareTrace },
+            request,
+          );
+          sqlChecks.set(s.id, check);
+          log(`  ${s.id}: ${check.same ? 'same SQL' : 'SQL DIFFERS'} (${check.parley.length} statements)`);
+          if (!check.same)
+            notes.push(`${s.id}: Parley and the bare server sent different SQL (see the JSON).`);
+        } catch (error) {
+          log(`  ${s.id}: check failed: ${(error as Error).message}`);
+          notes.push(`${s.id}: SQL check failed: ${(error as Error).message}`);
+        }
+      }
+    } finally {
+      await tracedParley.stop();
+      await tracedBare.stop();
+    }
+  }
+
+  // 2. The measured servers.
+  const parley = await startParley(config, logDir, 'parley');
+  const bare = await startBare(config, logDir, 'bare');
+  log(
+    `Parley pid ${parley.pid} at ${parley.url}; bare server pid ${bare.pid} at ${bare.url}; logs in ${logDir}`,
+  );
+  await sleep(1000);
+  const parleyIdleRssMb = rssMb(parley.pid);
+  const pgbench = flags.pgbench ? machineInfo.pgbench : null;
+  if (flags.pgbench && !pgbench) notes.push('pgbench is not installed: its column is empty.');
+
+  const scenarios: ScenarioResult[] = [];
+  const flatPoints: CurvePoint[] = [];
+  const cursorCurve: CurvePoint[] = [];
+  const offsetCurve: CurvePoint[] = [];
+  let manyUsers: ManyUsersResult | null = null;
+  let streams: StreamsResult | null = null;
+  let replyChunks = 0;
+  try {
+    for (const s of coreRun) {
+      log(`scenario ${s.id}...`);
+      const m = await measure(config, s, { parley, bare }, config.connections);
+      const pgRounds: PgbenchStats[] = [];
+      if (pgbench && s.pgbench) {
+        for (let round = 0; round < config.rounds; round++) {
+          pgRounds.push(
+            await runPgbench({
+              databaseUrl: config.databaseUrl,
+              statements: s.pgbench,
+              clients: config.poolMax,
+              durationSec: config.durationSec,
+            }),
+          );
+        }
+      }
+      const p = summarize(m.parley);
+      const b = m.bare.length ? summarize(m.bare) : null;
+      const pgb = pgRounds.length
+        ? {
+            tps: medianOf(pgRounds.map((r) => r.tps)),
+            p50: medianOf(pgRounds.map((r) => r.p50)),
+            p99: medianOf(pgRounds.map((r) => r.p99)),
+            transactions: pgRounds.reduce((a, r) => a + r.transactions, 0),
+            failed: pgRounds.reduce((a, r) => a + r.failed, 0),
+          }
+        : null;
+      const result: ScenarioResult = {
+        id: s.id,
+        title: s.title,
+        kind: s.kind,
+        connections: config.connections,
+        parley: p,
+        bare: b,
+        pgbench: pgb,
+        ratio: b ? p.rps / b.rps : null,
+        p99Ratio: b ? p.p99 / b.p99 : null,
+        sql: sqlChecks.get(s.id) ?? null,
+        rounds: { parley: m.parley, bare: m.bare, pgbench: pgRounds },
+      };
+      scenarios.push(result);
+      log(
+        `  Parley ${p.rps.toFixed(0)} req/s p50 ${p.p50.toFixed(2)} p99 ${p.p99.toFixed(2)} ms cpu ${p.cpuMsPerRequest?.toFixed(2)}/${p.dbCpuMsPerRequest?.toFixed(2)} ms` +
+          ` | bare ${b?.rps.toFixed(0)} req/s p50 ${b?.p50.toFixed(2)} p99 ${b?.p99.toFixed(2)} ms cpu ${b?.cpuMsPerRequest?.toFixed(2)}/${b?.dbCpuMsPerRequest?.toFixed(2)} ms` +
+          ` | ratio ${result.ratio?.toFixed(2)} | pgbench ${pgb?.tps.toFixed(0) ?? '-'} tps` +
+          (p.failed || b?.failed ? ` | FAILED ${p.failed}/${b?.failed}` : ''),
+      );
+    }
+
+    for (const s of flatRun) {
+      log(`flat ${s.id}...`);
+      const m = await measure(config, s, { parley, bare: null }, config.connections);
+      const stats = summarize(m.parley);
+      const point: CurvePoint = { id: s.id, title: s.title, depth: depthOf(s.id), stats };
+      if (s.id.startsWith('curve-cursor-')) cursorCurve.push(point);
+      else if (s.id.startsWith('curve-offset-')) offsetCurve.push(point);
+      else flatPoints.push(point);
+      log(
+        `  ${stats.rps.toFixed(0)} req/s p50 ${stats.p50.toFixed(2)} p99 ${stats.p99.toFixed(2)} ms${stats.failed ? ` FAILED ${stats.failed}` : ''}`,
+      );
+    }
+
+    if (runMany) {
+      log('many users...');
+      manyUsers = await measureManyUsers(config, fixtures, parley);
+      log(
+        `  1 connection p99 ${manyUsers.one.p99.toFixed(2)} ms at ${manyUsers.one.rps.toFixed(0)} req/s; 64 connections ` +
+          `p99 ${manyUsers.many.p99.toFixed(2)} ms at ${manyUsers.rate.toFixed(0)} req/s offered (ratio ${manyUsers.p99Ratio.toFixed(2)})`,
+      );
+    }
+    if (runStreamsTest) {
+      try {
+        replyChunks = await probeReplyChunks(parley.url, fixtures.writePool[fixtures.writePool.length - 1]);
+      } catch (error) {
+        notes.push(`streams not run: ${(error as Error).message}`);
+      }
+    }
+  } finally {
+    await parley.stop();
+    await bare.stop();
+  }
+
+  if (runStreamsTest && replyChunks > 0) {
+    log(`streams: ${config.streams} concurrent SSE chats of ${config.streamSeconds} s...`);
+    streams = await runStreams(
+      config,
+      fixtures,
+      replyChunks,
+      (extra) => startParley(config, logDir, 'parley-streams', { ...extra, ...UNLIMITED }),
+      log,
+    );
+    log(
+      `  ${streams.completed}/${streams.streams} completed, ${streams.failed} failed, ${streams.messagesPersisted} messages ` +
+        `persisted; RSS idle ${streams.rssIdleMb.toFixed(0)} MB, peak ${streams.rssMaxMb.toFixed(0)} MB, after ` +
+        `${streams.rssAfterMb.toFixed(0)} MB${streams.errors.length ? `; errors: ${streams.errors.join(' | ')}` : ''}`,
+    );
+  }
+
+  machineInfo.loadAverageAtEnd = loadavg();
+  const finished = new Date();
+  const report: RunReport = {
+    runId,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    wallSeconds: (finished.getTime() - started.getTime()) / 1000,
+    command: `npm run bench${process.argv.slice(2).length ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    machine: machineInfo,
+    settings: { ...config, adminUrl: undefined, freeMemoryGiB: freemem() / 1024 ** 3 },
+    dataset: dataset as unknown as Record<string, unknown>,
+    parleyIdleRssMb,
+    scenarios,
+    flat: flatPoints,
+    offsetCurve,
+    cursorCurve,
+    manyUsers,
+    streams,
+    targets: [],
+    notes,
+  };
+  report.targets = evaluateTargets(report);
+  const resultsDir = join(config.root, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const jsonFile = join(resultsDir, `${runId}.json`);
+  writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+  const table = markdown(report);
+  console.log(`\n${table}`);
+  log(`results: ${jsonFile}`);
+  if (flags.docs && !flags.only) {
+    writeIntoDocs(join(config.root, 'docs', 'performance.md'), table);
+    log('docs/performance.md updated');
+  }
+}
+
+async function describeMachineSafe(config: BenchConfig): Promise<Machine | null> {
+  // Load average and busy processes are read before anything of the benchmark runs; the database may not
+  // exist yet, so PostgreSQL's version is asked through the admin connection.
+  try {
+    return await describeMachine({ ...config, databaseUrl: config.adminUrl });
+  } catch {
+    return null;
+  }
+}
+
+function medianOf(values: number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function depthOf(id: string): number | null {
+  const match = /-(\d+)$/.exec(id);
+  return match ? Number(match[1]) : null;
+}
+
+/** The flat-with-size pairs and the paging-depth curves (Parley only). */
+function flatScenarios(f: Fixtures): Scenario[] {
+  const out: Scenario[] = [
+    listScenario(
+      'flat-list-heavy',
+      'list 10 sessions, user whose sessions hold 50,000 messages',
+      f.heavyUser,
+      10,
+    ),
+    listScenario(
+      'flat-list-light',
+      'list 10 sessions, user whose sessions hold 10 messages',
+      f.lightUser,
+      10,
+    ),
+    messagesScenario('flat-msg-small-first', 'first page of a 10-message session', f.lightSession, {}),
+    messagesScenario('flat-msg-latest', 'latest 50 messages of a 50,000-message session', f.deepSession, {
+      latest: true,
+    }),
+  ];
+  for (const depth of ANCHOR_DEPTHS) {
+    out.push(
+      messagesScenario(
+        `curve-cursor-${depth}`,
+        `cursor page ${depth.toLocaleString('en-US')} deep`,
+        f.deepSession,
+        {
+          before: f.deepAnchors[depth],
+        },
+      ),
+    );
+  }
+  for (const depth of [0, ...ANCHOR_DEPTHS.slice(1)]) {
+    out.push(
+      messagesScenario(`curve-offset-${depth}`, `offset ${depth.toLocaleString('en-US')}`, f.deepSession, {
+        offset: depth,
+      }),
+    );
+  }
+  return out;
+}
+
+/**
+ * Many users: list sessions (limit 10) as one of the 1,000 users per request. First one connection, closed
+ * loop; then 64 connections offered the same request rate (open loop), so the p99s compare what concurrency
+ * across users costs, not queueing (64 connections flat out on 2 cores queue by Little's law: that figure is
+ * reported beside it).
+ */
+async function measureManyUsers(config: BenchConfig, f: Fixtures, parley: Server): Promise<ManyUsersResult> {
+  const source = () => {
+    let i = 0;
+    return () => {
+      // A stride that is coprime with 1,000 visits every user before repeating, in a scattered order.
+      const user = f.users[(i++ * 7919) % f.users.length];
+      return { method: 'GET' as const, path: '/api/v1/sessions?limit=10', headers: { 'x-user-id': user } };
+    };
+  };
+  const run = (connections: number, seconds: number, rate?: number) =>
+    runLoad({
+      url: parley.url,
+      connections,
+      durationSec: seconds,
+      next: source(),
+      pid: parley.pid,
+      database: config.databaseName,
+      overallRate: rate,
+    });
+  if (config.warmupSec > 0) await run(8, config.warmupSec);
+  const one: LoadStats[] = [];
+  const many: LoadStats[] = [];
+  const saturated: LoadStats[] = [];
+  for (let round = 0; round < config.rounds; round++) {
+    const single = await run(1, config.durationSec);
+    one.push(single);
+    many.push(await run(64, config.durationSec, Math.max(1, Math.round(single.rps))));
+    saturated.push(await run(64, config.durationSec));
+  }
+  const o = summarize(one);
+  const m = summarize(many);
+  return { one: o, many: m, manySaturated: summarize(saturated), rate: o.rps, p99Ratio: m.p99 / o.p99 };
+}
+
+function evaluateTargets(report: RunReport): TargetResult[] {
+  const out: TargetResult[] = [];
+  for (const s of report.scenarios.filter((x) => x.kind === 'read')) {
+    out.push({
+      target: `read: ${s.title} — throughput vs bare`,
+      measured: s.ratio === null ? '–' : s.ratio.toFixed(2),
+      limit: '≥ 0.70',
+      pass: s.ratio === null ? null : s.ratio >= 0.7,
+    });
+    out.push({
+      target: `read: ${s.title} — p99 vs bare`,
+      measured: s.p99Ratio === null ? '–' : s.p99Ratio.toFixed(2),
+      limit: '≤ 1.50',
+      pass: s.p99Ratio === null ? null : s.p99Ratio <= 1.5,
+    });
+  }
+  const chat = report.scenarios.find((x) => x.id === 'chat-json');
+  if (chat) {
+    out.push({
+      target: 'chat JSON (built-in provider, both messages persisted) — throughput vs bare',
+      measured: chat.ratio === null ? '–' : chat.ratio.toFixed(2),
+      limit: '≥ 0.60',
+      pass: chat.ratio === null ? null : chat.ratio >= 0.6,
+    });
+  }
+  const flat = (id: string) =>
+    report.flat.find((p) => p.id === id) ?? report.cursorCurve.find((p) => p.id === id);
+  const cost = (small?: CurvePoint, big?: CurvePoint) =>
+    small && big ? small.stats.rps / big.stats.rps : null;
+  const pairs: [string, string, string, number][] = [
+    [
+      'list 10 sessions: 50,000-message sessions vs 10-message sessions',
+      'flat-list-light',
+      'flat-list-heavy',
+      1.2,
+    ],
+    [
+      'latest 50 of 50,000 vs first page of a 10-message session',
+      'flat-msg-small-first',
+      'flat-msg-latest',
+      1.5,
+    ],
+    [
+      'cursor page 40,000 deep vs first page of a 10-message session',
+      'flat-msg-small-first',
+      'curve-cursor-40000',
+      1.5,
+    ],
+  ];
+  for (const [label, small, big, limit] of pairs) {
+    const r = cost(flat(small), flat(big));
+    if (r === null) continue;
+    out.push({
+      target: `flat: ${label} (cost ratio)`,
+      measured: r.toFixed(2),
+      limit: `≤ ${limit.toFixed(2)}`,
+      pass: r <= limit,
+    });
+  }
+  if (report.manyUsers) {
+    const r = report.manyUsers.p99Ratio;
+    out.push({
+      target: 'many users: p99 at 64 connections over 1,000 users vs 1 connection',
+      measured: r.toFixed(2),
+      limit: '< 3',
+      pass: r < 3,
+    });
+  }
+  if (report.streams) {
+    const st = report.streams;
+    out.push({
+      target: `streams: ${st.streams} concurrent SSE chats complete without error`,
+      measured: `${st.completed} completed, ${st.failed} failed, ${st.messagesPersisted} messages persisted`,
+      limit: `${st.streams} completed, ${2 * st.streams} persisted`,
+      pass: st.completed === st.streams && st.failed === 0 && st.messagesPersisted === 2 * st.streams,
+    });
+    out.push({
+      target: 'streams: Parley RSS peak',
+      measured: `${st.rssMaxMb.toFixed(0)} MB`,
+      limit: '< 400 MB',
+      pass: st.rssMaxMb < 400,
+    });
+    out.push({
+      target: 'streams: RSS back near idle afterwards',
+      measured: `${st.rssAfterMb.toFixed(0)} MB vs ${st.rssIdleMb.toFixed(0)} MB idle`,
+      limit: 'within 10%',
+      pass: st.rssAfterMb <= st.rssIdleMb * 1.1,
+    });
+  }
+  return out;
+}
+
+main().catch((error: unknown) => {
+  console.error(`[bench] failed: ${(error as Error).stack ?? String(error)}`);
+  process.exit(1);
+});
