@@ -50,6 +50,8 @@ describe(`chat with an OpenAI-compatible provider (${DATABASE_KIND})`, () => {
     ada = await createUser(t.app);
   });
   afterAll(async () => {
+    // fetch may keep a spare connection that never carried a request; server.close() would wait for it.
+    t?.app.getHttpServer().closeAllConnections();
     await t?.close();
     await fake?.close();
   });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ChatIdempotency } from '../src/chat/chat-idempotency.js';
 import { readChatStream } from './support/chat-stream.js';
 import { createProject, createSession, createUser, type TestUser } from './support/factories.js';
 import { createTestApp, DATABASE_KIND, type TestApp } from './support/test-app.js';
@@ -28,7 +29,11 @@ describe(`POST /api/v1/chat, built-in provider (${DATABASE_KIND})`, () => {
     ada = await createUser(t.app, { display_name: 'Ada' });
     bob = await createUser(t.app, { display_name: 'Bob' });
   });
-  afterAll(() => t?.close());
+  afterAll(async () => {
+    // fetch may keep a spare connection that never carried a request; server.close() would wait for it.
+    t?.app.getHttpServer().closeAllConnections();
+    await t?.close();
+  });
 
   const messagesOf = (sessionId: string) =>
     t.sql.query<MessageRow>(
@@ -273,6 +278,21 @@ describe(`POST /api/v1/chat, built-in provider (${DATABASE_KIND})`, () => {
       const fresh = await chatJson(ada, { text: 'new body, same key' }, { 'idempotency-key': key });
       expect(fresh.statusCode).toBe(200);
       expect(fresh.json().session.session_id).not.toBe(first.json().session.session_id);
+    });
+
+    it("the hourly purge deletes every user's expired keys and keeps the others", async () => {
+      const [expired, fresh] = [`key-${randomUUID()}`, `key-${randomUUID()}`];
+      await t.sql.query(
+        `INSERT INTO idempotency_keys (user_id, key, request_hash, created_at)
+         VALUES ($1, $3, 'h', now() - interval '25 hours'), ($2, $4, 'h', now() - interval '23 hours')`,
+        [ada.user_id, bob.user_id, expired, fresh],
+      );
+      expect(await t.app.get(ChatIdempotency).purge()).toBeGreaterThanOrEqual(1);
+      const left = await t.sql.query<{ key: string }>(
+        'SELECT key FROM idempotency_keys WHERE key IN ($1, $2)',
+        [expired, fresh],
+      );
+      expect(left).toEqual([{ key: fresh }]);
     });
 
     it('a key that is not 1 to 255 visible ASCII characters is 400; a failed request leaves no key', async () => {

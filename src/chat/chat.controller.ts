@@ -90,27 +90,27 @@ export class ChatController {
     const key = parseIdempotencyKey(idempotencyKey);
     // One open model call counts as one stream of the caller's (STREAMS_PER_USER_MAX), in either mode.
     const { signal, release } = holdStream(reply, this.streams.acquire(auth.userId));
-    let run;
-    try {
-      run = await this.service.chat(
+    const run = await this.service
+      .chat(
         auth,
         { text: dto.text, sessionId: dto.session_id, projectId: dto.project_id },
         { idempotencyKey: key, signal },
-      );
-    } catch (error) {
-      release();
-      throw error;
-    }
+      )
+      .catch((error: unknown) => {
+        release();
+        throw error;
+      });
     void run.end.finally(release);
     void reply.header('x-session-id', run.start.session.sessionId);
     if (run.start.replayed) void reply.header('idempotent-replayed', 'true');
     if (wantsJson(accept, query.stream)) {
       const end = await run.end;
       if (end.kind === 'failed') throw end.error;
-      await reply.status(200).send(toChatResponse(end.reply));
+      void reply.status(200).send(toChatResponse(end.reply));
       return;
     }
-    await reply
+    // Not awaited: the stream outlives the handler, and a client that leaves only aborts the run.
+    void reply
       .status(200)
       .headers(UI_MESSAGE_STREAM_HEADERS)
       .send(Readable.from(uiMessageStream(run)));

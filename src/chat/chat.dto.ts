@@ -87,6 +87,7 @@ export class ChatReplyMetadataDto {
   /** From the model call's start to the first text; null when none arrived. */
   first_token_ms: number | null;
   /** The user message this replies to. */
+  @ApiProperty({ format: 'uuid' })
   reply_to: string;
   /** Present when the provider failed or timed out part-way (the content is then partial). */
   error?: ChatReplyErrorDto;
@@ -95,9 +96,12 @@ export class ChatReplyMetadataDto {
 /** The saved reply (the same fields as MessageResponse, with its metadata described). */
 export class ChatAssistantMessageDto {
   /** The id announced by the stream's `start` part. */
+  @ApiProperty({ format: 'uuid' })
   message_id: string;
+  @ApiProperty({ format: 'uuid' })
   session_id: string;
   /** Set for replies written through the legacy POST /chat. */
+  @ApiProperty({ format: 'uuid' })
   turn_id: string | null;
   @ApiProperty({ enum: ['assistant'] })
   role: 'assistant';

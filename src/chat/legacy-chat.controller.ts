@@ -68,13 +68,12 @@ export class LegacyChatController {
   ): Promise<void> {
     const lease = this.streams.acquire(auth ? auth.userId : `ip:${request.ip}`);
     const { signal, release } = holdStream(reply, lease);
-    let run;
-    try {
-      run = await this.service.chat(auth, { text: dto.text, projectId: dto.project_id }, signal);
-    } catch (error) {
-      release();
-      throw error;
-    }
+    const run = await this.service
+      .chat(auth, { text: dto.text, projectId: dto.project_id }, signal)
+      .catch((error: unknown) => {
+        release();
+        throw error;
+      });
     void run.end.finally(release);
     void reply.header('x-project-id', run.projectId).header('x-turn-id', run.turnId);
     if (run.sessionId) void reply.header('x-session-id', run.sessionId);
@@ -85,7 +84,7 @@ export class LegacyChatController {
       const end = await run.end;
       if (end.kind === 'failed') throw end.error;
     }
-    await reply
+    void reply
       .status(200)
       .header('content-type', 'text/plain; charset=utf-8')
       .header('cache-control', 'no-cache')
