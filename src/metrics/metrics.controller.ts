@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
-import { ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { SkipRateLimit } from '../limits/rate-limit.guard.js';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/auth.decorators.js';
@@ -19,8 +19,12 @@ export class MetricsController {
   @ApiPublic()
   @NoRequestTimeout()
   @ApiOperation({ summary: 'Prometheus metrics' })
-  @ApiProduces('text/plain')
-  @ApiResponse({ status: 200, description: 'Prometheus text exposition format', schema: { type: 'string' } })
+  // The 200 is text; errors (401 for a malformed identity header) are JSON like everywhere else.
+  @ApiResponse({
+    status: 200,
+    description: 'Prometheus text exposition format',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
   @ApiErrors(401)
   @Header('cache-control', 'no-store')
   async getMetrics(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
