@@ -1,5 +1,6 @@
-import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import { AuthGuard as PassportAuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
@@ -7,25 +8,27 @@ import { AppError } from '../common/app-error.js';
 import { isUuid } from '../common/uuid.js';
 import type { AuthContext } from './auth-context.js';
 import { IS_PUBLIC } from './auth.decorators.js';
-import { JwtVerifier } from './jwt-verifier.js';
+import { INVALID_TOKEN, JwtKeys } from './jwt-keys.js';
 
 type AuthedRequest = FastifyRequest & { user?: AuthContext };
 
 /**
- * Resolves the caller of every route: `Authorization: Bearer <JWT>` (when JWT_SECRET or JWKS_URL is set; see
- * JwtVerifier) or `X-User-ID: <uuid>` (when AUTH_HEADER_ENABLED). With header mode off the header is ignored
+ * Resolves the caller of every route: `Authorization: Bearer <JWT>` (when JWT_SECRET or JWKS_URL is set;
+ * verified by passport-jwt, see JwtStrategy and JwtKeys) or `X-User-ID: <uuid>` (when AUTH_HEADER_ENABLED). With header mode off the header is ignored
  * entirely. A bearer token wins over the header. That the user exists is checked by the database in the
  * request's first statement (see DatabaseService).
  */
 @Injectable()
-export class AuthGuard implements CanActivate {
+export class AuthGuard extends PassportAuthGuard('jwt') {
   constructor(
     private readonly reflector: Reflector,
-    private readonly jwt: JwtVerifier,
+    private readonly jwt: JwtKeys,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    super();
+  }
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
       context.getHandler(),
       context.getClass(),
@@ -36,9 +39,9 @@ export class AuthGuard implements CanActivate {
 
     if (authorization !== undefined) {
       if (!this.jwt.enabled) throw AppError.unauthorized('Bearer tokens are not accepted by this server');
-      const match = /^Bearer\s+(\S+)$/i.exec(authorization);
-      if (!match) throw AppError.unauthorized('Authorization must be "Bearer <token>"');
-      request.user = { userId: await this.jwt.verify(match[1]), via: 'jwt' };
+      if (!/^Bearer\s+\S+$/i.test(authorization))
+        throw AppError.unauthorized('Authorization must be "Bearer <token>"');
+      await (super.canActivate(context) as Promise<boolean>);
       return true;
     }
     if (headerId !== undefined) {
@@ -55,5 +58,16 @@ export class AuthGuard implements CanActivate {
           ? 'Authentication required: send Authorization: Bearer <JWT>'
           : 'Authentication required: send X-User-ID',
     );
+  }
+
+  /** Maps passport-jwt's outcome to the three messages a client may see (or the key source's own error). */
+  override handleRequest<TUser = AuthContext>(error: unknown, user: TUser | false, info: unknown): TUser {
+    if (user && !error) return user;
+    const reason = error ?? info;
+    if (reason instanceof AppError) throw reason;
+    const name = (reason as { name?: string } | undefined)?.name;
+    if (name === 'TokenExpiredError') throw AppError.unauthorized('The token has expired');
+    if (name === 'NotBeforeError') throw AppError.unauthorized('The token is not valid yet');
+    throw AppError.unauthorized(INVALID_TOKEN);
   }
 }

@@ -3,11 +3,14 @@ import { APP_GUARD } from '@nestjs/core';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { AuthGuard } from './auth.guard.js';
-import { JwtVerifier } from './jwt-verifier.js';
+import { PassportModule } from '@nestjs/passport';
+import { JwtKeys } from './jwt-keys.js';
+import { JwtStrategy } from './jwt.strategy.js';
 
 @Module({
-  providers: [JwtVerifier, { provide: APP_GUARD, useClass: AuthGuard }],
-  exports: [JwtVerifier],
+  imports: [PassportModule],
+  providers: [JwtKeys, JwtStrategy, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [JwtKeys],
 })
 export class AuthModule implements OnApplicationBootstrap {
   private readonly logger = new Logger('Auth');
