@@ -57,6 +57,13 @@ describe('generate', () => {
     });
   });
 
+  it('replaces NUL characters from the provider (PostgreSQL cannot store them) in the deltas, text and error', async () => {
+    const { generation, deltas } = await run(model(['a\u0000b'], new Error('bad \u0000 byte')));
+    expect(deltas).toEqual(['a\ufffdb']);
+    expect(generation.text).toBe('a\ufffdb');
+    expect(generation.error?.message).toBe('The model provider failed: bad \ufffd byte');
+  });
+
   it('enforces the timeout (code provider_timeout)', async () => {
     const { generation } = await run(model(['x'], 'hang'), { timeoutMs: 100 });
     expect(generation).toMatchObject({

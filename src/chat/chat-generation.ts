@@ -34,6 +34,12 @@ class ProviderTimeoutError extends Error {}
 
 const MAX_ERROR_CHARS = 500;
 
+/**
+ * PostgreSQL text and jsonb cannot hold NUL, so a provider that sends one would make the reply unsavable
+ * (a 500 and a lost reply): it becomes U+FFFD, in the stream and in what is saved alike.
+ */
+export const withoutNul = (text: string): string => text.replaceAll('\u0000', '\ufffd');
+
 /** A provider failure, for people: HTTP status and the provider's message, with the underlying cause. */
 export function describeProviderError(error: unknown): string {
   const e = error as { message?: unknown; cause?: unknown } | undefined;
@@ -45,6 +51,7 @@ export function describeProviderError(error: unknown): string {
     const cause = (e?.cause as { message?: unknown } | undefined)?.message;
     if (typeof cause === 'string' && cause && !message.includes(cause)) message += ` (${cause})`;
   }
+  message = withoutNul(message);
   return message.length > MAX_ERROR_CHARS ? `${message.slice(0, MAX_ERROR_CHARS - 1)}…` : message;
 }
 
@@ -73,8 +80,9 @@ export async function generate(
     for await (const event of model.stream({ ...context, signal: controller.signal })) {
       if (event.type === 'text') {
         if (firstTokenMs === null) firstTokenMs = elapsed();
-        text += event.delta;
-        options.onDelta(event.delta);
+        const delta = withoutNul(event.delta);
+        text += delta;
+        options.onDelta(delta);
       } else {
         return {
           text,
