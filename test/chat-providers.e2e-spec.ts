@@ -399,6 +399,32 @@ describe(`chat with an OpenAI-compatible provider (${DATABASE_KIND})`, () => {
     expect(fake.find(text)[0].body.messages[0]).toEqual({ role: 'system', content: 'sys' });
   });
 
+  it('LLM_PROVIDER=anthropic speaks the Messages API to the configured base URL, with usage', async () => {
+    const model = createChatModel(
+      loadConfig({ LLM_PROVIDER: 'anthropic', LLM_API_KEY: 'sk-ant-test', LLM_BASE_URL: fake.baseUrl }),
+    );
+    const text = unique('Via the Anthropic provider');
+    const events: ModelEvent[] = [];
+    for await (const event of model.stream({
+      system: 'sys',
+      messages: [{ role: 'user', content: text }],
+      signal: new AbortController().signal,
+    })) {
+      events.push(event);
+    }
+    expect(model).toMatchObject({ provider: 'anthropic', modelId: 'claude-3-5-haiku-latest' });
+    expect(events.filter((e) => e.type === 'text').map((e) => (e as { delta: string }).delta)).toEqual(
+      FAKE_REPLY_WORDS,
+    );
+    expect(events.at(-1)).toEqual({
+      type: 'finish',
+      finishReason: 'stop',
+      usage: { input_tokens: 12, output_tokens: 5, total_tokens: 17 },
+    });
+    const [request] = fake.find(text);
+    expect(request.body).toMatchObject({ model: 'claude-3-5-haiku-latest', stream: true });
+  });
+
   // Last: it shuts the app down.
   it('shutdown stops a running stream: the client gets an error part and the partial reply is saved as "shutdown"', async () => {
     const text = unique('[words:400][every:10] shutdown');

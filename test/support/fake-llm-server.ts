@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 /**
  * A small OpenAI-compatible server on 127.0.0.1 for tests: `POST /v1/chat/completions` with `stream: true`
  * answers Server-Sent Events chunks the way OpenAI, vLLM or Ollama do, with a usage chunk at the end when
- * `stream_options.include_usage` is set.
+ * `stream_options.include_usage` is set. `POST /v1/messages` answers the default reply in the event format of
+ * Anthropic's Messages API.
  *
  * What it does is chosen by directives in the last user message, so concurrent tests never interfere:
  * - (none): streams FAKE_REPLY_WORDS, 5 ms apart
@@ -71,7 +72,52 @@ export async function startFakeLlmServer(): Promise<FakeLlmServer> {
   const requests: FakeLlmRequest[] = [];
   const seen = new Set<string>();
 
+  /** Anthropic's Messages API, streamed: the default reply only (enough to prove the provider's wiring). */
+  async function handleAnthropic(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = JSON.parse(await readBody(req)) as FakeLlmRequest['body'] & { system?: unknown };
+    const last = [...body.messages].reverse().find((m) => m.role === 'user')?.content as unknown;
+    const lastUserText = Array.isArray(last)
+      ? last.map((part: { text?: string }) => part.text ?? '').join('')
+      : String(last ?? '');
+    requests.push({
+      body,
+      lastUserText,
+      chunksSent: FAKE_REPLY_WORDS.length,
+      closed: Promise.resolve({ byClient: false }),
+    });
+    const event = (type: string, data: Record<string, unknown>) =>
+      `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(
+      event('message_start', {
+        message: {
+          id: 'msg_fake',
+          type: 'message',
+          role: 'assistant',
+          model: body.model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { input_tokens: 12, output_tokens: 1 },
+        },
+      }),
+    );
+    res.write(event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+    for (const word of FAKE_REPLY_WORDS) {
+      res.write(event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: word } }));
+    }
+    res.write(event('content_block_stop', { index: 0 }));
+    res.write(
+      event('message_delta', {
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { output_tokens: FAKE_REPLY_WORDS.length },
+      }),
+    );
+    res.end(event('message_stop', {}));
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method === 'POST' && req.url?.endsWith('/messages')) return handleAnthropic(req, res);
     if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
       return;
