@@ -3,8 +3,7 @@ import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { RequestTimeoutInterceptor } from '../common/request-timeout.interceptor.js';
 import type { AppConfig } from '../config/app-config.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
-import { MemoryRateLimitStorage, RATE_LIMIT_STORAGE, type RateLimitStorage } from './rate-limit.storage.js';
-import { RedisRateLimitStorage } from './redis-rate-limit.storage.js';
+import { RateLimitStorage } from './rate-limit.storage.js';
 import { StreamLimiter } from './stream-limiter.js';
 
 /**
@@ -16,13 +15,18 @@ import { StreamLimiter } from './stream-limiter.js';
 @Module({})
 export class LimitsModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const storage: RateLimitStorage = config.REDIS_URL
-      ? new RedisRateLimitStorage(config.REDIS_URL, config.REDIS_KEY_PREFIX)
-      : new MemoryRateLimitStorage();
+    const storage = new RateLimitStorage(
+      [
+        { name: 'default', points: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS },
+        { name: 'chat', points: config.RATE_LIMIT_CHAT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS },
+      ],
+      config.REDIS_URL,
+      config.REDIS_KEY_PREFIX,
+    );
     return {
       module: LimitsModule,
       providers: [
-        { provide: RATE_LIMIT_STORAGE, useValue: storage },
+        { provide: RateLimitStorage, useValue: storage },
         StreamLimiter,
         { provide: APP_GUARD, useClass: RateLimitGuard },
         { provide: APP_INTERCEPTOR, useClass: RequestTimeoutInterceptor },

@@ -7,7 +7,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { isChatRoute } from './chat-routes.js';
-import { RATE_LIMIT_STORAGE, type RateLimitStorage } from './rate-limit.storage.js';
+import { RateLimitStorage } from './rate-limit.storage.js';
 
 const SKIP_RATE_LIMIT = 'parley:skipRateLimit';
 
@@ -22,14 +22,14 @@ export const SkipRateLimit = () => SetMetadata(SKIP_RATE_LIMIT, true);
  * shape, 429 `rate_limited`, with Retry-After (seconds until the window ends).
  *
  * Not @nestjs/throttler: its only build is CommonJS that require()s the ESM-only @nestjs/common 12, which
- * Node 20.19 can do but jest's ESM runtime cannot, so no test could load the app. The counting itself is
- * a fixed window, in memory or in Redis (rate-limit.storage.ts).
+ * Node 20.19 can do but jest's ESM runtime cannot, so no test could load the app. This guard only decides
+ * who is counted against which budget; the counting is rate-limiter-flexible's (rate-limit.storage.ts).
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    @Inject(RATE_LIMIT_STORAGE) private readonly storage: RateLimitStorage,
+    private readonly storage: RateLimitStorage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
   ) {}
@@ -47,15 +47,12 @@ export class RateLimitGuard implements CanActivate {
     const budget = chat ? 'chat' : 'default';
     const limit = chat ? this.config.RATE_LIMIT_CHAT_MAX : this.config.RATE_LIMIT_MAX;
     const caller = request.user ? `user:${request.user.userId}` : `ip:${request.ip}`;
-    const { count, resetMs } = await this.storage.hit(
-      `${budget}:${caller}`,
-      this.config.RATE_LIMIT_WINDOW_MS,
-    );
+    const { allowed, remaining, resetMs } = await this.storage.hit(budget, caller);
     const resetSeconds = Math.max(1, Math.ceil(resetMs / 1000));
     void reply.header('x-ratelimit-limit', limit);
-    void reply.header('x-ratelimit-remaining', Math.max(0, limit - count));
+    void reply.header('x-ratelimit-remaining', remaining);
     void reply.header('x-ratelimit-reset', resetSeconds);
-    if (count <= limit) return true;
+    if (allowed) return true;
     void reply.header('retry-after', resetSeconds);
     this.metrics.recordRateLimited(budget);
     throw new AppError(

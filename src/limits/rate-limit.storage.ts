@@ -1,49 +1,105 @@
-import { OnApplicationShutdown } from '@nestjs/common';
+import { Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
 
-/** One caller's count in the current window of one limit. */
+/** One caller's count in the current window of one budget. */
 export interface RateLimitHit {
-  /** Requests counted in this window, this one included. */
-  count: number;
+  /** Whether this request fits in the budget. */
+  allowed: boolean;
+  /** Requests left in this window after this one. */
+  remaining: number;
   /** Milliseconds until the window ends and the count starts again. */
   resetMs: number;
 }
 
-/**
- * Where rate-limit counters live: fixed windows of `windowMs`, counted per key. In memory (one instance)
- * or in Redis (shared by all instances; RedisRateLimitStorage).
- */
-export interface RateLimitStorage {
-  hit(key: string, windowMs: number): Promise<RateLimitHit>;
+export interface RateLimitBudget {
+  name: string;
+  points: number;
+  windowMs: number;
 }
 
-export const RATE_LIMIT_STORAGE = Symbol('RATE_LIMIT_STORAGE');
+/**
+ * Where rate-limit counters live, by rate-limiter-flexible: fixed windows per key, in this process by default,
+ * or in Redis (REDIS_URL) so several instances share every caller's budget. When Redis fails, an in-memory
+ * insurance limiter takes over, so limits stay enforced per instance rather than being dropped or refusing
+ * everyone; a warning is logged at most once a minute.
+ */
+export class RateLimitStorage implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('RateLimit');
+  private readonly limiters = new Map<string, RateLimiterAbstract>();
+  private readonly redis?: Redis;
+  private lastWarning = 0;
 
-/** Counters in this process. Expired windows are swept once a minute, so memory follows active callers. */
-export class MemoryRateLimitStorage implements RateLimitStorage, OnApplicationShutdown {
-  private readonly windows = new Map<string, { count: number; resetAt: number }>();
-  private readonly sweeper: NodeJS.Timeout;
-
-  constructor() {
-    this.sweeper = setInterval(() => this.sweep(), 60000);
-    this.sweeper.unref();
-  }
-
-  async hit(key: string, windowMs: number): Promise<RateLimitHit> {
-    const now = Date.now();
-    let window = this.windows.get(key);
-    if (!window || window.resetAt <= now) {
-      window = { count: 0, resetAt: now + windowMs };
-      this.windows.set(key, window);
+  constructor(budgets: RateLimitBudget[], redisUrl?: string, keyPrefix = 'parley:') {
+    if (redisUrl) {
+      this.redis = new Redis(redisUrl, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        commandTimeout: 500,
+        connectTimeout: 2000,
+        lazyConnect: true,
+      });
+      this.redis.on('error', (error: Error) => this.warn(`Redis: ${error.message}`));
     }
-    window.count += 1;
-    return { count: window.count, resetMs: window.resetAt - now };
+    for (const budget of budgets) {
+      const options = {
+        keyPrefix: `${keyPrefix}ratelimit:${budget.name}`,
+        points: budget.points,
+        duration: Math.max(1, Math.ceil(budget.windowMs / 1000)),
+      };
+      this.limiters.set(
+        budget.name,
+        this.redis
+          ? new RateLimiterRedis({
+              ...options,
+              storeClient: this.redis,
+              insuranceLimiter: new RateLimiterMemory(options),
+            })
+          : new RateLimiterMemory(options),
+      );
+    }
   }
 
-  private sweep(now = Date.now()): void {
-    for (const [key, window] of this.windows) if (window.resetAt <= now) this.windows.delete(key);
+  /** Connects at start; an unreachable Redis is logged and retried in the background, never fatal. */
+  async onModuleInit(): Promise<void> {
+    if (!this.redis) return;
+    try {
+      await this.redis.connect();
+    } catch (error) {
+      this.warn(
+        `Redis unreachable at start (${(error as Error).message}); counting in memory until it answers`,
+      );
+    }
+  }
+
+  async hit(budget: string, key: string): Promise<RateLimitHit> {
+    const limiter = this.limiters.get(budget);
+    if (!limiter) throw new Error(`unknown rate-limit budget ${budget}`);
+    if (this.redis && this.redis.status !== 'ready') this.warn('Redis not ready; counting in memory');
+    try {
+      const result = await limiter.consume(key, 1);
+      return { allowed: true, remaining: result.remainingPoints, resetMs: result.msBeforeNext };
+    } catch (refusal) {
+      if (refusal instanceof RateLimiterRes) {
+        return { allowed: false, remaining: 0, resetMs: refusal.msBeforeNext };
+      }
+      throw refusal;
+    }
   }
 
   onApplicationShutdown(): void {
-    clearInterval(this.sweeper);
+    this.redis?.disconnect();
+  }
+
+  private warn(message: string): void {
+    const now = Date.now();
+    if (now - this.lastWarning < 60000) return;
+    this.lastWarning = now;
+    this.logger.warn(message);
   }
 }
