@@ -8,8 +8,8 @@
  *  - change nothing of A's (A's user row, projects, memberships, sessions, messages and turns are compared
  *    through the maintenance connection before and after);
  *  - return nothing of A's (no marker from A's titles and messages, no id of A's that B did not send).
- * Two relations are tried: B a stranger to A, and B a member of a project A shares (A's sessions there stay
- * private to A). A control request by A with the same ids must not be refused, so the 404 B gets is about
+ * Three relations are tried: B a stranger to A, B a member of a project A shares (A's sessions there stay
+ * private to A), and, on public operations, a caller with no identity. A control request by A with the same ids must not be refused, so the 404 B gets is about
  * who asks, not about a malformed request.
  */
 import { randomUUID } from 'node:crypto';
@@ -102,12 +102,13 @@ function probe(op: ApiOperation, target: IdLocation[], chosen: (l: IdLocation) =
   return { method: op.method, url: buildUrl(op, path, query), payload, sent: included.map(value) };
 }
 
-async function send(user: ArrangedUser, request: Probe) {
+/** Sends a probe as `user`, or with no identity at all (`undefined`). */
+async function send(user: ArrangedUser | undefined, request: Probe) {
   const response = await t.app.inject({
     method: request.method,
     url: request.url,
     headers: {
-      ...user.headers,
+      ...(user?.headers ?? {}),
       accept: 'application/json',
       ...(request.payload !== undefined ? { 'content-type': 'application/json' } : {}),
     },
@@ -165,7 +166,7 @@ function outcome(response: { statusCode: number; body: string }, sent: string[])
 }
 
 interface Case {
-  relation: 'stranger' | 'co-member';
+  relation: 'stranger' | 'co-member' | 'anonymous';
   /** The locations that carry A's ids. */
   target: IdLocation[];
 }
@@ -184,6 +185,9 @@ function casesFor(op: ApiOperation): Case[] {
   // B is a member of A's shared project: A's sessions and messages there are still A's alone.
   for (const l of locations)
     if (l.kind === 'session' || l.kind === 'message') cases.push({ relation: 'co-member', target: [l] });
+  // A public operation (the legacy chat) is also tried with no identity at all.
+  if (op.isPublic)
+    for (const l of locations) if (l.kind !== 'user') cases.push({ relation: 'anonymous', target: [l] });
   return cases;
 }
 
@@ -213,7 +217,8 @@ describe(`authorization matrix from the OpenAPI document (${DATABASE_KIND})`, ()
       for (const c of casesFor(op)) {
         if (c.target.some((l) => !l.kind)) continue;
         const [a, b] = await arrangeWorld({ app: t.app, sql: t.sql, doc }, 2, { messagesPerSession: 2 });
-        const scope = c.relation === 'stranger' ? 'private' : 'shared';
+        const scope = c.relation === 'co-member' ? 'shared' : 'private';
+        const caller = c.relation === 'anonymous' ? undefined : b;
         const aIds = idsOf(a, scope);
         // B's own resources fill the other ids; as a co-member, the project is the one A shares with B.
         const bIds = {
@@ -224,10 +229,10 @@ describe(`authorization matrix from the OpenAPI document (${DATABASE_KIND})`, ()
 
         const attack = probe(op, c.target, (l) => aIds[l.kind!], bIds);
         const before = await snapshotOf(a);
-        const response = await send(b, attack);
+        const response = await send(caller, attack);
         const after = await snapshotOf(a);
         const missing = probe(op, c.target, () => randomUUID(), bIds);
-        const baseline = await send(b, missing);
+        const baseline = await send(caller, missing);
 
         const answer = outcome(response, attack.sent);
         const randomAnswer = outcome(baseline, missing.sent);
