@@ -38,6 +38,9 @@ export async function createApp(
     // One access line per request is written by logRequestCompleted (onResponse below), not by Fastify.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: config.BODY_LIMIT_BYTES,
+    // On shutdown, close keep-alive connections that are idle at once (Node's server.close() would wait for
+    // them); connections with a request in flight are left to finish within the grace period.
+    forceCloseConnections: 'idle',
     // Honour a caller's X-Request-ID when it is sane, so logs can be joined across services.
     genReqId: (req: IncomingMessage) => {
       const incoming = req.headers['x-request-id'];
@@ -116,6 +119,8 @@ export async function createApp(
         'x-session-id',
         'x-project-id',
         'x-turn-id',
+        'idempotent-replayed',
+        'x-vercel-ai-ui-message-stream',
         'retry-after',
         'x-ratelimit-limit',
         'x-ratelimit-remaining',
