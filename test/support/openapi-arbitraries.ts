@@ -205,11 +205,20 @@ function stringInRange(min: number, max: number | undefined): fc.Arbitrary<strin
   return fc.oneof(...options).filter(fits);
 }
 
+interface ValueContext {
+  /** The property or parameter name (it says what kind of resource an id names). */
+  name: string;
+  actor?: FuzzActor;
+  world: FuzzWorld;
+  /** Ids only from the actor's own resources. */
+  ownOnly?: boolean;
+}
+
 /** Values that conform to a schema (ids drawn from the actor's own resources when the name says what they are). */
 export function validValue(
   doc: ApiDocument,
   schema: JsonSchema,
-  ctx: { name: string; actor?: FuzzActor; world: FuzzWorld },
+  ctx: ValueContext,
   depth = 0,
 ): fc.Arbitrary<unknown> {
   const s = doc.resolve(schema);
@@ -222,7 +231,7 @@ export function validValue(
 function validNonNull(
   doc: ApiDocument,
   s: JsonSchema,
-  ctx: { name: string; actor?: FuzzActor; world: FuzzWorld },
+  ctx: ValueContext,
   depth: number,
 ): fc.Arbitrary<unknown> {
   if (s.enum && s.enum.length > 0) return fc.constantFrom(...s.enum);
@@ -233,7 +242,7 @@ function validNonNull(
     return fc.oneof(...s.anyOf.map((sub) => validValue(doc, sub, ctx, depth + 1)));
   switch (s.type) {
     case 'string':
-      if (s.format === 'uuid') return idValue(ctx.name, ctx.actor, ctx.world, false);
+      if (s.format === 'uuid') return idValue(ctx.name, ctx.actor, ctx.world, false, ctx.ownOnly);
       if (s.format === 'email')
         return fc.oneof(
           fc.uuid().map((u) => `fuzz-${u}@example.test`),
@@ -281,10 +290,20 @@ function validNonNull(
   }
 }
 
-/** An id for a parameter or field: mostly the actor's own resources of that kind, sometimes others'. */
-function idValue(name: string, actor: FuzzActor | undefined, world: FuzzWorld, allowMalformed: boolean) {
+/**
+ * An id for a parameter or field: mostly the actor's own resources of that kind, sometimes others', random
+ * or (with allowMalformed) malformed ones; with ownOnly, only the actor's own (when it has any).
+ */
+function idValue(
+  name: string,
+  actor: FuzzActor | undefined,
+  world: FuzzWorld,
+  allowMalformed: boolean,
+  ownOnly = false,
+) {
   const kind = resourceKindOf(name);
   const own = kind && actor ? actor.ids[kind] : [];
+  if (ownOnly && own.length > 0) return fc.constantFrom(...own);
   const others = kind ? world.actors.filter((a) => a !== actor).flatMap((a) => a.ids[kind]) : [];
   const options: fc.WeightedArbitrary<string>[] = [{ weight: 1, arbitrary: fc.uuid() }];
   if (own.length > 0) {
@@ -345,12 +364,13 @@ function queryArbitrary(
   params: ApiParameter[],
   actor: FuzzActor | undefined,
   world: FuzzWorld,
+  validOnly: boolean,
 ): fc.Arbitrary<{ pairs: Array<[string, string]>; labels: string[] }> {
   const perParam = params.map((p) => {
     const valid = (
       p.schema.format === 'uuid'
-        ? idValue(p.name, actor, world, false)
-        : validValue(doc, p.schema, { name: p.name, actor, world })
+        ? idValue(p.name, actor, world, false, validOnly)
+        : validValue(doc, p.schema, { name: p.name, actor, world, ownOnly: validOnly })
     ).map((v) => ({ pairs: [[p.name, queryText(v)]] as Array<[string, string]>, label: '' }));
     const invalid = fc
       .oneof(
@@ -367,6 +387,7 @@ function queryArbitrary(
       pairs: [] as Array<[string, string]>,
       label: p.required ? `missing query ${p.name}` : '',
     });
+    if (validOnly) return p.required ? valid : fc.oneof(valid, absent);
     // Mostly valid or absent, so that about half the requests get past validation with several parameters.
     return fc.oneof(
       { weight: 8, arbitrary: valid },
@@ -387,10 +408,12 @@ function queryArbitrary(
         .map(([k, v]) => ({ pairs: [[k, v]] as Array<[string, string]>, label: 'unknown query parameter' })),
     },
   );
-  return fc.tuple(fc.tuple(...perParam), extra).map(([parts, more]) => ({
-    pairs: [...parts.flatMap((p) => p.pairs), ...more.pairs],
-    labels: [...parts.map((p) => p.label), more.label].filter(Boolean),
-  }));
+  return fc
+    .tuple(fc.tuple(...perParam), validOnly ? fc.constant({ pairs: [], label: '' }) : extra)
+    .map(([parts, more]) => ({
+      pairs: [...parts.flatMap((p) => p.pairs), ...more.pairs],
+      labels: [...parts.map((p) => p.label), more.label].filter(Boolean),
+    }));
 }
 
 interface BodyChoice {
@@ -428,10 +451,17 @@ function bodyArbitrary(
   op: ApiOperation,
   actor: FuzzActor | undefined,
   world: FuzzWorld,
+  validOnly: boolean,
 ): fc.Arbitrary<BodyChoice> {
   const schema = op.body?.schema ?? { type: 'object' };
   const s = doc.resolve(schema);
-  const valid = validValue(doc, schema, { name: 'body', actor, world });
+  const valid = validValue(doc, schema, { name: 'body', actor, world, ownOnly: validOnly });
+  if (validOnly)
+    return valid.map((v) => ({
+      payload: JSON.stringify(v),
+      contentType: 'application/json',
+      labels: ['valid body'],
+    }));
   const json = (labels: string[]) => (value: unknown) => ({ payload: JSON.stringify(value), labels });
   const properties = Object.entries(s.properties ?? {});
   const mutations: fc.Arbitrary<BodyChoice>[] = [
@@ -568,84 +598,103 @@ export function requestArbitrary(
         .flatMap(([, r]) => Object.keys(r.content)),
     ),
   ];
-  return identityArbitrary(world).chain((identity) => {
-    const pathArb = fc.record(
-      Object.fromEntries(
-        pathNames.map((name) => {
-          const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
-          const arb =
-            !param || param.schema.format === 'uuid' || resourceKindOf(name)
-              ? idValue(name, identity.actor, world, true)
-              : fc.oneof(
-                  validValue(doc, param.schema, { name, actor: identity.actor, world }).map(String),
-                  fc.constantFrom(...HOSTILE_STRINGS),
-                );
-          // An empty or dot segment would route elsewhere; the fuzzer targets this operation.
-          return [name, arb.filter((v) => v !== '' && v !== '.' && v !== '..')];
-        }),
-      ),
-    ) as fc.Arbitrary<Record<string, string>>;
-    const headerArb = fc.tuple(
-      ...headerParams.map((p) =>
-        fc.option(
-          fc.oneof(
-            validValue(doc, p.schema, { name: p.name, actor: identity.actor, world }).map(queryText),
-            invalidValue(doc, p.schema).map(queryText),
-          ),
-          { freq: 2 },
+  // A third of the requests are valid throughout (a known user, their own ids, valid parameters and body),
+  // so every operation's handler is reached often; the rest mix valid and invalid parts freely.
+  const validIdentity = fc
+    .constantFrom(...world.actors)
+    .map((actor) => ({ actor, headers: actor.headers, label: '', validOnly: true }));
+  const anyIdentity = identityArbitrary(world).map((identity) => ({ ...identity, validOnly: false }));
+  return fc
+    .oneof({ weight: 1, arbitrary: validIdentity }, { weight: 2, arbitrary: anyIdentity })
+    .chain((identity) => {
+      const validOnly = identity.validOnly;
+      const pathArb = fc.record(
+        Object.fromEntries(
+          pathNames.map((name) => {
+            const param = op.parameters.find((p) => p.in === 'path' && p.name === name);
+            const arb =
+              !param || param.schema.format === 'uuid' || resourceKindOf(name)
+                ? idValue(name, identity.actor, world, !validOnly, validOnly)
+                : validOnly
+                  ? validValue(doc, param.schema, { name, actor: identity.actor, world }).map(String)
+                  : fc.oneof(
+                      validValue(doc, param.schema, { name, actor: identity.actor, world }).map(String),
+                      fc.constantFrom(...HOSTILE_STRINGS),
+                    );
+            // An empty or dot segment would route elsewhere; the fuzzer targets this operation.
+            return [name, arb.filter((v) => v !== '' && v !== '.' && v !== '..')];
+          }),
         ),
-      ),
-    );
-    const acceptArb = fc.option(fc.constantFrom(...accepts, '*/*', 'text/html', 'application/xml'), {
-      freq: 3,
-    });
-    const rawPathArb = fc.oneof(
-      { weight: 19, arbitrary: fc.constant(null) },
-      { weight: 1, arbitrary: fc.constantFrom(...RAW_PATH_JUNK) },
-    );
-    return fc
-      .record({
-        path: pathArb,
-        query: queryArbitrary(doc, queryParams, identity.actor, world),
-        body: op.body
-          ? bodyArbitrary(doc, op, identity.actor, world)
-          : fc.constant<BodyChoice>({ labels: [] }),
-        headerValues: headerArb,
-        accept: acceptArb,
-        rawPath: rawPathArb,
-      })
-      .map(({ path, query, body, headerValues, accept, rawPath }) => {
-        const headers: Record<string, string> = { ...identity.headers };
-        headerParams.forEach((p, i) => {
-          const value = headerValues[i];
-          if (value !== null && headerSafe(value)) headers[p.name.toLowerCase()] = value;
+      ) as fc.Arbitrary<Record<string, string>>;
+      const headerArb = fc.tuple(
+        ...headerParams.map((p) =>
+          fc.option(
+            validOnly
+              ? validValue(doc, p.schema, { name: p.name, actor: identity.actor, world }).map(queryText)
+              : fc.oneof(
+                  validValue(doc, p.schema, { name: p.name, actor: identity.actor, world }).map(queryText),
+                  invalidValue(doc, p.schema).map(queryText),
+                ),
+            { freq: 2 },
+          ),
+        ),
+      );
+      const acceptArb = validOnly
+        ? fc.option(fc.constantFrom(...accepts, '*/*'), { freq: 3 })
+        : fc.option(fc.constantFrom(...accepts, '*/*', 'text/html', 'application/xml'), { freq: 3 });
+      const rawPathArb = validOnly
+        ? fc.constant(null)
+        : fc.oneof(
+            { weight: 19, arbitrary: fc.constant(null) },
+            { weight: 1, arbitrary: fc.constantFrom(...RAW_PATH_JUNK) },
+          );
+      return fc
+        .record({
+          path: pathArb,
+          query: queryArbitrary(doc, queryParams, identity.actor, world, validOnly),
+          body: op.body
+            ? bodyArbitrary(doc, op, identity.actor, world, validOnly)
+            : fc.constant<BodyChoice>({ labels: [] }),
+          headerValues: headerArb,
+          accept: acceptArb,
+          rawPath: rawPathArb,
+        })
+        .map(({ path, query, body, headerValues, accept, rawPath }) => {
+          const headers: Record<string, string> = { ...identity.headers };
+          headerParams.forEach((p, i) => {
+            const value = headerValues[i];
+            if (value !== null && headerSafe(value)) headers[p.name.toLowerCase()] = value;
+          });
+          if (accept) headers.accept = accept;
+          if (body.payload !== undefined && body.contentType) headers['content-type'] = body.contentType;
+          const labels = [
+            validOnly ? 'valid request' : identity.label,
+            ...query.labels,
+            ...body.labels,
+          ].filter(Boolean);
+          const pathLabels = pathNames
+            .filter((n) => !/^[0-9a-f-]{36}$/i.test(path[n]))
+            .map((n) => `malformed path ${n}`);
+          let url = buildUrl(op, path, query.pairs);
+          if (rawPath !== null && pathNames.length > 0) {
+            // The first occurrence of the encoded value is in the path, before any query string.
+            url = url.replace(encodeComponent(path[pathNames[0]]), rawPath);
+            pathLabels.push(`raw path ${rawPath}`);
+          }
+          return {
+            method: op.method,
+            url,
+            headers,
+            payload: body.payload,
+            labels: [...labels, ...pathLabels],
+            echoes: [
+              ...(rawPath !== null ? [rawPath] : []),
+              ...Object.values(path).flatMap((v) => [v, encodeComponent(v)]),
+              ...query.pairs.flat().flatMap((v) => [v, encodeComponent(v)]),
+              ...Object.values(headers),
+              ...echoesOf(body.payload),
+            ],
+          };
         });
-        if (accept) headers.accept = accept;
-        if (body.payload !== undefined && body.contentType) headers['content-type'] = body.contentType;
-        const labels = [identity.label, ...query.labels, ...body.labels].filter(Boolean);
-        const pathLabels = pathNames
-          .filter((n) => !/^[0-9a-f-]{36}$/i.test(path[n]))
-          .map((n) => `malformed path ${n}`);
-        let url = buildUrl(op, path, query.pairs);
-        if (rawPath !== null && pathNames.length > 0) {
-          // The first occurrence of the encoded value is in the path, before any query string.
-          url = url.replace(encodeComponent(path[pathNames[0]]), rawPath);
-          pathLabels.push(`raw path ${rawPath}`);
-        }
-        return {
-          method: op.method,
-          url,
-          headers,
-          payload: body.payload,
-          labels: [...labels, ...pathLabels],
-          echoes: [
-            ...(rawPath !== null ? [rawPath] : []),
-            ...Object.values(path).flatMap((v) => [v, encodeComponent(v)]),
-            ...query.pairs.flat().flatMap((v) => [v, encodeComponent(v)]),
-            ...Object.values(headers),
-            ...echoesOf(body.payload),
-          ],
-        };
-      });
-  });
+    });
 }
