@@ -19,7 +19,8 @@ const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? val
 export class CreateSessionDto {
   /** The project to put the session in (the caller must be a member). Omitted: a new project of the caller's. */
   @ApiPropertyOptional({ format: 'uuid' })
-  @IsOptional()
+  // May be omitted, but null is not a project (it reached the service as an id: a 500).
+  @ValidateIf((_object, value) => value !== undefined)
   @IsAnyUuid()
   project_id?: string;
 
