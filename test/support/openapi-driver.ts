@@ -231,7 +231,8 @@ export class ApiDocument {
   private declaredProperties(s: JsonSchema, depth = 0): Record<string, JsonSchema> {
     const own = { ...(s.properties ?? {}) };
     if (depth < 10)
-      for (const part of s.allOf ?? []) Object.assign(own, this.declaredProperties(this.resolve(part), depth + 1));
+      for (const part of s.allOf ?? [])
+        Object.assign(own, this.declaredProperties(this.resolve(part), depth + 1));
     return own;
   }
 
