@@ -16,7 +16,7 @@ import type {
 } from '../src/legacy/legacy-import.types.js';
 import { parseOwnersCsv, resolveOwners } from '../src/legacy/owners-file.js';
 import { createUser } from './support/factories.js';
-import { createTestApp, DATABASE_KIND, type TestApp } from './support/test-app.js';
+import { createTestApp, DATABASE_KIND, openEmptyDatabase, type TestApp } from './support/test-app.js';
 
 // The legacy importer (npm run migrate:legacy) against the real database: PostgreSQL when TEST_DATABASE_URL is
 // set, else the embedded one. The importer gets connections of its own, as the command does; on the embedded
@@ -150,7 +150,8 @@ async function canonicalState(): Promise<Record<string, string>> {
                   FROM chat_messages m JOIN sessions s ON s.session_id = m.session_id) x) AS messages,
        (SELECT md5(string_agg(format('%s|%s|%s', t.turn_id, s.project_id, t.user_id = s.user_id), '|' ORDER BY t.turn_id))
           FROM turns t LEFT JOIN sessions s ON s.session_id = t.session_id) AS turns,
-       (SELECT string_agg(format('%s|%s|%s', up.project_id, u.display_name, up.created_at), E'\\n' ORDER BY up.project_id)
+       (SELECT string_agg(format('%s|%s|%s|%s', up.project_id, u.display_name, up.created_at, up.last_activity_at),
+                          E'\\n' ORDER BY up.project_id)
           FROM user_projects up JOIN users u ON u.user_id = up.user_id) AS memberships,
        (SELECT string_agg(format('%s|%s|%s', project_id, owner_created, turns_imported), E'\\n' ORDER BY project_id)
           FROM legacy_imports) AS ledger,
@@ -255,6 +256,14 @@ describe(`legacy import: a generated legacy database (${DATABASE_KIND})`, () => 
                      WHERE m.created_at <> t.created_at
                         OR m.content <> CASE m.role WHEN 'user' THEN t.user_text ELSE t.assistant_text END
                         OR m.metadata <> '{"source": "legacy_import"}'::jsonb`),
+    ).toBe(0);
+    // The membership's latest activity is the dossier's history, not the day of the import.
+    expect(
+      await scalar(`SELECT count(*)::int AS v FROM sessions s
+                      JOIN user_projects up ON up.user_id = s.user_id AND up.project_id = s.project_id
+                      JOIN dossier d ON d.project_id = s.project_id
+                     WHERE up.last_activity_at <> GREATEST(s.last_message_at, d.updated_at)
+                        OR up.created_at <> d.created_at`),
     ).toBe(0);
     // One new owner per dossier: recognisable, no email, a member of the dossier, owning its turns.
     expect(
@@ -888,6 +897,34 @@ describe(`legacy import: the command (${DATABASE_KIND})`, () => {
     }
     expect(await command('--batch-size', '0')).toMatchObject({ code: 2 });
     expect(await command('--project', 'nope')).toMatchObject({ code: 2 });
+  });
+
+  it('refuses to start (exit 2) on a database that is not migrated, or as a role under row-level security', async () => {
+    const empty = await openEmptyDatabase();
+    const stderr = capture();
+    const unmigrated = await runLegacyImportCommand(['node', 'import.cli.js'], {
+      stdout: capture(),
+      stderr,
+      openDatabase: async () => ({ db: empty.sql, close: empty.close }),
+    });
+    expect(unmigrated).toBe(2);
+    expect(stderr.text()).toContain('run `npm run db:migrate` first');
+
+    const restricted = await connect();
+    await restricted.db.exec('SET ROLE parley_app');
+    const stderr2 = capture();
+    try {
+      const code = await runLegacyImportCommand(['node', 'import.cli.js'], {
+        stdout: capture(),
+        stderr: stderr2,
+        openDatabase: async () => ({ db: restricted.db, close: async () => undefined }),
+      });
+      expect(code).toBe(2);
+      expect(stderr2.text()).toContain('must bypass row-level security');
+    } finally {
+      await restricted.db.exec('RESET ROLE'); // the embedded database is shared with the app
+      await restricted.close();
+    }
   });
 
   it('imports with progress lines and a summary, verifies, refuses a bad owners file or an unknown dossier (exit 2)', async () => {

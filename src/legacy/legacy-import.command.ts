@@ -189,6 +189,8 @@ export async function runLegacyImportCommand(argv: string[], io: Partial<Command
       shouldStop: () => stopRequested,
     };
     const repo = new LegacyImportRepository(database.db);
+    const problem = await repo.prerequisiteProblem();
+    if (problem) throw new ImportPreconditionError(problem);
     if (options.owners) {
       const resolved = await resolveOwners(repo, parseOwnersCsv(await readFile(options.owners, 'utf8')));
       for (const warning of resolved.warnings) stderr.write(`owners file: ${warning}\n`);

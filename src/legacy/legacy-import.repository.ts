@@ -120,6 +120,7 @@ export class LegacyImportRepository {
         project_id uuid PRIMARY KEY,
         title text,
         dossier_created_at timestamptz NOT NULL,
+        dossier_updated_at timestamptz NOT NULL,
         owner_id uuid NOT NULL,
         session_id uuid NOT NULL,
         create_owner boolean NOT NULL,
@@ -243,8 +244,9 @@ export class LegacyImportRepository {
   async fillBatch(projectIds: string[]): Promise<void> {
     await this.db.query(
       `INSERT INTO pg_temp.legacy_import_batch
-              (project_id, title, dossier_created_at, owner_id, session_id, create_owner, create_session, skip_reason)
-       SELECT d.project_id, d.title, d.created_at,
+              (project_id, title, dossier_created_at, dossier_updated_at, owner_id, session_id, create_owner,
+               create_session, skip_reason)
+       SELECT d.project_id, d.title, d.created_at, d.updated_at,
               COALESCE(l.user_id, m.user_id, gen_random_uuid()),
               COALESCE(l.session_id, gen_random_uuid()),
               l.project_id IS NULL AND m.user_id IS NULL,
@@ -345,11 +347,16 @@ export class LegacyImportRepository {
     );
   }
 
-  /** The owner becomes a member of the dossier (joined when the dossier was created). */
+  /**
+   * The owner becomes a member of the dossier, joined when the dossier was created, with the dossier's last
+   * change as latest activity: the session and message triggers then move it to the last imported message,
+   * so the projects list orders imported projects by their real history, not by the day of the import.
+   */
   async addMemberships(): Promise<number> {
     return this.count(
-      `INSERT INTO user_projects (user_id, project_id, created_at)
-       SELECT b.owner_id, b.project_id, b.dossier_created_at
+      `INSERT INTO user_projects (user_id, project_id, created_at, last_activity_at)
+       SELECT b.owner_id, b.project_id, b.dossier_created_at,
+              GREATEST(b.dossier_created_at, b.dossier_updated_at)
          FROM pg_temp.legacy_import_batch b
         WHERE b.skip_reason IS NULL AND b.create_session
        ON CONFLICT (user_id, project_id) DO NOTHING

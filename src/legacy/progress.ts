@@ -31,11 +31,18 @@ function rateOf(p: ImportProgress, now: number): number {
   return seconds > 0 ? p.done / seconds : 0;
 }
 
+/** Time left at the average rate so far: "?" before anything is done. */
+function etaOf(p: ImportProgress, now: number): string {
+  if (p.done >= p.total) return '0s';
+  const rate = rateOf(p, now);
+  return rate > 0 ? formatDuration(((p.total - p.done) / rate) * 1000) : '?';
+}
+
 /** One plain progress line: what a log file or a CI job shows. */
 export function formatProgressLine(p: ImportProgress, now = Date.now()): string {
   const rate = rateOf(p, now);
   const percent = p.total > 0 ? ((100 * p.done) / p.total).toFixed(1) : '100.0';
-  const eta = rate > 0 && p.total > p.done ? formatDuration(((p.total - p.done) / rate) * 1000) : '0s';
+  const eta = etaOf(p, now);
   const dossiers = p.phase === 'import' ? `, dossiers ${fmt(p.dossiersDone)}/${fmt(p.dossiersTotal)}` : '';
   return `${p.phase}: ${fmt(p.done)}/${fmt(p.total)} ${unitOf(p)} (${percent}%), ${fmt(rate)} ${unitOf(p)}/s, ETA ${eta}${dossiers}`;
 }
@@ -65,6 +72,7 @@ function barDisplay(stream: ProgressStream): ProgressDisplay {
         phase: p.phase.padEnd(6),
         unit: unitOf(p),
         rate: fmt(rateOf(p, Date.now())),
+        eta: etaOf(p, Date.now()),
         dossiers: p.phase === 'import' ? ` | dossiers ${fmt(p.dossiersDone)}/${fmt(p.dossiersTotal)}` : '',
         doneFmt: fmt(p.done),
         totalFmt: fmt(p.total),
@@ -76,9 +84,8 @@ function barDisplay(stream: ProgressStream): ProgressDisplay {
           {
             stream: stream as NodeJS.WritableStream,
             format:
-              '{phase} {bar} {percentage}% | {doneFmt}/{totalFmt} {unit} | {rate} {unit}/s | ETA {eta_formatted}{dossiers}',
+              '{phase} {bar} {percentage}% | {doneFmt}/{totalFmt} {unit} | {rate} {unit}/s | ETA {eta}{dossiers}',
             hideCursor: true,
-            etaBuffer: 20,
             fps: 5,
           },
           cliProgress.Presets.shades_classic,
