@@ -24,7 +24,7 @@ import { pgExecutor } from '../src/database/sql-executor.js';
 import type { BenchConfig } from './config.js';
 
 /** Bump whenever the generated data changes: a database loaded by another version is dropped and reloaded. */
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 
 export const SHAPE = {
   users: 1000,
@@ -66,8 +66,8 @@ const CORPUS =
   'Cut the walk along the cliffs to two sentences, move the funeral before the storm, and let the storm interrupt ' +
   'the wake, so the tension of the chapter rises instead of resting. Then end on the unopened letter.';
 
-/** The whole load, as one script run on one connection inside one transaction (see ensureDataset). */
-function loadScript(): string {
+/** The whole load, in steps run on one connection inside one transaction (see ensureDataset). */
+function loadSteps(): { step: string; sql: string }[] {
   const power = Object.entries(SHAPE.powerUsers);
   const fixedMessages =
     SHAPE.fixtureSessionsPerUser * SHAPE.heavySessionMessages +
@@ -80,7 +80,8 @@ function loadScript(): string {
   const sharedSessions = SHAPE.sessions - 2 * SHAPE.fixtureSessionsPerUser - powerSessions - regularUsers;
   const epoch = `timestamptz '2025-11-01 00:00:00+00'`;
   const corpus = CORPUS.replace(/'/g, "''");
-  return `
+  const script = `
+-- step: plan
 CREATE FUNCTION pg_temp.h(k bigint, seed bigint) RETURNS float8 LANGUAGE sql IMMUTABLE
   AS $$ SELECT ((hashint8extended(k, seed) & 4503599627370495)::float8 + 0.5) / 4503599627370496 $$;
 
@@ -123,14 +124,19 @@ WITH reg AS (
          2 + (floor(hi / total * (${SHAPE.messages - fixedMessages} - 2 * cnt))
               - floor(lo / total * (${SHAPE.messages - fixedMessages} - 2 * cnt)))::int AS n
     FROM cum
+  UNION ALL
+  SELECT session_no, 0 FROM s_plan WHERE kind <> 'regular'
 )
 UPDATE s_plan s
    SET msg_count = CASE s.kind WHEN 'heavy' THEN ${SHAPE.heavySessionMessages}
                                WHEN 'light' THEN ${SHAPE.lightSessionMessages}
                                WHEN 'big' THEN ${SHAPE.bigSessionMessages}
-                               ELSE (SELECT a.n FROM alloc a WHERE a.session_no = s.session_no) END,
-       start_at = ${epoch} + pg_temp.h(s.session_no, 3) * interval '330 days';
+                               ELSE a.n END,
+       start_at = ${epoch} + pg_temp.h(s.session_no, 3) * interval '330 days'
+  FROM alloc a
+ WHERE a.session_no = s.session_no;
 
+-- step: users, projects, memberships
 INSERT INTO users (user_id, email, display_name, created_at, updated_at)
 SELECT md5('parley-bench-user:' || u)::uuid, 'bench-user-' || u || '@parley.test', 'Bench user ' || u,
        ${epoch} - interval '30 days' + u * interval '1 minute', ${epoch} - interval '30 days' + u * interval '1 minute'
@@ -146,6 +152,7 @@ SELECT md5('parley-bench-user:' || u)::uuid, md5('parley-bench-project:' || u)::
        ${epoch} - interval '30 days' + u * interval '1 minute'
   FROM generate_series(1, ${SHAPE.users}) u;
 
+-- step: sessions
 INSERT INTO sessions (session_id, user_id, project_id, title, created_at, updated_at, last_message_at, is_active,
                       message_count)
 SELECT md5('parley-bench-session:' || session_no)::uuid, md5('parley-bench-user:' || user_no)::uuid,
@@ -153,6 +160,7 @@ SELECT md5('parley-bench-session:' || session_no)::uuid, md5('parley-bench-user:
        start_at, start_at, start_at, true, 0
   FROM s_plan;
 
+-- step: messages
 -- The 2,000,000 messages with triggers and foreign-key checks off (the ids are generated consistent, and
 -- the consistency query below proves it): the statement trigger would otherwise sort the whole batch.
 SET LOCAL session_replication_role = replica;
@@ -168,6 +176,7 @@ SELECT md5('parley-bench-session:' || s.session_no)::uuid,
        (SELECT repeat('${corpus} ', 2) AS txt) t,
        generate_series(0, s.msg_count - 1) k;
 
+-- step: counters
 SET LOCAL session_replication_role = origin;
 
 -- What the statement-level trigger would have kept, computed once for every session (the sessions' own
@@ -180,6 +189,13 @@ UPDATE sessions s
   JOIN chat_messages m ON m.seq = a.last_seq
  WHERE s.session_id = a.session_id;
 `;
+  return script
+    .split(/^-- step: /m)
+    .filter((part) => part.trim() !== '')
+    .map((part) => {
+      const newline = part.indexOf('\n');
+      return { step: part.slice(0, newline).trim(), sql: part.slice(newline + 1) };
+    });
 }
 
 /** Counts sessions whose counters, preview or last_message_at disagree with their messages, and orphans. */
@@ -219,6 +235,8 @@ export interface DatasetInfo {
   loadedAt: string;
   recordedLoadSeconds: number;
   consistency: Consistency;
+  /** Seconds per load step, when the load ran now. */
+  loadSteps: Record<string, number>;
   /** Rows left by earlier runs (chat messages, chat-created sessions, renamed titles) that were put back. */
   reset: { messages: number; sessions: number; titles: number };
   /** Sizes on disk. */
@@ -300,6 +318,7 @@ export async function ensureDataset(config: BenchConfig, log: Log, attempt = 0):
     if (migrated.applied.length > 0) log(`applied migrations: ${migrated.applied.join(', ')}`);
     let reused = true;
     let loadSeconds: number | null = null;
+    const steps: Record<string, number> = {};
     if (!meta) {
       reused = false;
       log(
@@ -308,7 +327,12 @@ export async function ensureDataset(config: BenchConfig, log: Log, attempt = 0):
       await client.query('SET synchronous_commit = off');
       await client.query('BEGIN');
       try {
-        await client.query(loadScript());
+        for (const { step, sql } of loadSteps()) {
+          const t0 = performance.now();
+          await client.query(sql);
+          steps[step] = Math.round((performance.now() - t0) / 100) / 10;
+          log(`  ${step}: ${steps[step]} s`);
+        }
         await client.query(`CREATE SCHEMA bench`);
         await client.query(
           `CREATE TABLE bench.dataset (version int NOT NULL, loaded_at timestamptz NOT NULL,
@@ -323,7 +347,9 @@ export async function ensureDataset(config: BenchConfig, log: Log, attempt = 0):
         await client.query('ROLLBACK');
         throw error;
       }
+      const t0 = performance.now();
       await client.query('VACUUM (ANALYZE) users, dossier, user_projects, sessions, chat_messages');
+      steps['vacuum analyze'] = Math.round((performance.now() - t0) / 100) / 10;
     }
 
     const reset = reused ? await resetDataset(client) : { messages: 0, sessions: 0, titles: 0 };
@@ -336,6 +362,7 @@ export async function ensureDataset(config: BenchConfig, log: Log, attempt = 0):
     if (bad) throw new Error(`bench data set is not consistent: ${JSON.stringify(consistency)}`);
     if (!reused) {
       loadSeconds = (performance.now() - started) / 1000;
+      steps['total (with migrations, verification, VACUUM ANALYZE)'] = Math.round(loadSeconds * 10) / 10;
       await client.query('UPDATE bench.dataset SET load_seconds = $1', [loadSeconds]);
       log(`loaded and verified in ${loadSeconds.toFixed(1)} s`);
     }
@@ -353,6 +380,7 @@ export async function ensureDataset(config: BenchConfig, log: Log, attempt = 0):
       loadSeconds,
       loadedAt: final.loaded_at.toISOString(),
       recordedLoadSeconds: final.load_seconds,
+      loadSteps: steps,
       consistency,
       reset,
       sizes: { ...Object.fromEntries(sizes.rows.map((r) => [r.name, r.size])), database: db.rows[0].size },

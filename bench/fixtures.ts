@@ -23,6 +23,8 @@ export interface Fixtures {
   deepSessionMessages: number;
   /** The light user's most recent session: 10 messages. */
   lightSession: OwnedSession;
+  /** The power user's most recent session (a short one, of a user with thousands of sessions). */
+  powerSession: OwnedSession;
   /** Message ids of the deep session by depth from the newest: the `before` anchor `depth` messages deep. */
   deepAnchors: Record<number, string>;
   /** Cursors into the power user's list: after the session at position n (1-based), for limit pages. */
@@ -58,6 +60,7 @@ export async function loadFixtures(databaseUrl: string): Promise<Fixtures> {
     };
     const deep = await newest(heavyUser);
     const light = await newest(lightUser);
+    const power = await newest(powerUser);
     const deepAnchors: Record<number, string> = {};
     for (const depth of ANCHOR_DEPTHS) {
       // `before` = this message returns the `limit` messages older than it: the anchor `depth` from the newest.
@@ -94,6 +97,7 @@ export async function loadFixtures(databaseUrl: string): Promise<Fixtures> {
       deepSession: { userId: heavyUser, sessionId: deep.session_id },
       deepSessionMessages: deep.message_count,
       lightSession: { userId: lightUser, sessionId: light.session_id },
+      powerSession: { userId: powerUser, sessionId: power.session_id },
       deepAnchors,
       powerCursors,
       writePool: pool.rows.map((r) => ({ userId: r.user_id, sessionId: r.session_id })),

@@ -120,6 +120,7 @@ export function markdown(report: RunReport): string {
   const s = report.settings as {
     rounds: number;
     durationSec: number;
+    curveDurationSec: number;
     warmupSec: number;
     connections: number;
     poolMax: number;
@@ -150,7 +151,9 @@ export function markdown(report: RunReport): string {
   out.push(
     `- Each scenario: ${s.warmupSec} s warm-up per target, then ${s.rounds} rounds of ${s.durationSec} s alternating ` +
       `Parley and the bare server; medians of the rounds. ${s.connections} connections; both servers use a pool of ` +
-      `${s.poolMax} PostgreSQL connections; pgbench runs the same transaction on ${s.poolMax} connections.`,
+      `${s.poolMax} PostgreSQL connections; pgbench runs the same transaction on ${s.poolMax} connections ` +
+      `(${s.rounds} rounds of ${s.curveDurationSec} s). Flat-with-size and depth points: Parley only, ${s.rounds} rounds ` +
+      `of ${s.curveDurationSec} s.`,
   );
   out.push(`- Parley idle RSS ${n0(report.parleyIdleRssMb)} MB.`);
   out.push('');

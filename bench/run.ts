@@ -322,7 +322,7 @@ async function main(): Promise<void> {
               databaseUrl: config.databaseUrl,
               statements: s.pgbench,
               clients: config.poolMax,
-              durationSec: config.durationSec,
+              durationSec: config.curveDurationSec,
             }),
           );
         }
@@ -360,9 +360,14 @@ async function main(): Promise<void> {
       );
     }
 
+    const curveConfig = {
+      ...config,
+      durationSec: config.curveDurationSec,
+      warmupSec: Math.min(config.warmupSec, 1),
+    };
     for (const s of flatRun) {
       log(`flat ${s.id}...`);
-      const m = await measure(config, s, { parley, bare: null }, config.connections);
+      const m = await measure(curveConfig, s, { parley, bare: null }, config.connections);
       const stats = summarize(m.parley);
       const point: CurvePoint = { id: s.id, title: s.title, depth: depthOf(s.id), stats };
       if (s.id.startsWith('curve-cursor-')) cursorCurve.push(point);
@@ -485,6 +490,12 @@ function flatScenarios(f: Fixtures): Scenario[] {
     messagesScenario('flat-msg-latest', 'latest 50 messages of a 50,000-message session', f.deepSession, {
       latest: true,
     }),
+    messagesScenario(
+      'flat-msg-latest-busy-user',
+      `latest page of a short session of a user with ${f.powerUserSessions.toLocaleString('en-US')} sessions`,
+      f.powerSession,
+      { latest: true },
+    ),
   ];
   for (const depth of ANCHOR_DEPTHS) {
     out.push(
