@@ -22,7 +22,7 @@ function isConnectionFailure(error: unknown): boolean {
   const text = String((error as Error)?.message ?? '') + String((error as { code?: unknown })?.code ?? '');
   // Query read timeout: the pool's query_timeout (a server that went silent). P2028: Prisma could not start
   // or finish an interactive transaction in time (no free connection within DB_CONNECT_TIMEOUT_MS).
-  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection terminated|timeout exceeded when trying to connect|Query read timeout|DatabaseNotReachable|P1001|P1017|P2028|Transaction API error|PGlite is closed/i.test(
+  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection terminated|connection error|not queryable|closed the connection|Can't reach database|terminating connection|timeout exceeded when trying to connect|Query read timeout|DatabaseNotReachable|P1001|P1017|P2028|Transaction API error|Transaction already closed|PGlite is closed/i.test(
     text,
   );
 }
