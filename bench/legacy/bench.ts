@@ -30,7 +30,6 @@ interface Options {
   maxTurns: number;
   seed: number;
   batchSize?: number;
-  fresh?: boolean;
   keep?: boolean;
 }
 
@@ -103,7 +102,6 @@ async function main(): Promise<void> {
     .option('--max-turns <n>', 'most turns in one dossier', positiveInt, 5_000)
     .option('--seed <n>', 'generator seed', positiveInt, 1)
     .option('--batch-size <turns>', 'passed to the import command', positiveInt)
-    .option('--fresh', 'skip the VACUUM of the generated legacy tables (worst case: rows never vacuumed)')
     .option('--keep', 'keep the database afterwards (its name is printed)')
     .parse()
     .opts<Options>();
@@ -124,7 +122,6 @@ async function main(): Promise<void> {
     await client.connect();
     let dataset: LegacyDatasetStats;
     let migrateMs: number;
-    let vacuumMs = 0;
     try {
       const sql = pgExecutor(client);
       console.error(`bench: generating ${fmt(options.dossiers)} dossiers, ${fmt(options.turns)} turns ...`);
@@ -135,17 +132,7 @@ async function main(): Promise<void> {
         maxTurnsPerDossier: options.maxTurns,
         seed: options.seed,
       });
-      if (!options.fresh) {
-        // A production database's rows have been vacuumed (hint bits, visibility map, statistics) long before
-        // anyone migrates it; freshly generated rows have not, which the first reader then pays for.
-        // --fresh measures that worst case instead.
-        console.error(
-          `bench: generated in ${secs(dataset.generateMs)}; VACUUM (ANALYZE) as autovacuum would ...`,
-        );
-        const v0 = Date.now();
-        await sql.exec('VACUUM (ANALYZE) dossier, turns');
-        vacuumMs = Date.now() - v0;
-      }
+      console.error(`bench: generated in ${secs(dataset.generateMs)}`);
       console.error('bench: applying migrations (the upgrade) ...');
       const t0 = Date.now();
       await migrate(sql);
@@ -176,7 +163,6 @@ async function main(): Promise<void> {
       },
       command: `node dist/src/legacy/import.cli.js --json ${batchArgs.join(' ')}`.trim(),
       dataset,
-      vacuumMs,
       migrateMs,
       import: {
         exitCode: first.code,
@@ -198,7 +184,7 @@ async function main(): Promise<void> {
       `| step | figure |`,
       `| --- | --- |`,
       `| dataset | ${fmt(dataset.dossiers)} dossiers, ${fmt(dataset.turns)} turns (${fmt(dataset.importableTurns)} importable, ${fmt(dataset.orphanTurns)} orphans), largest dossier ${fmt(dataset.largestDossier)} turns, longest text ${fmt(dataset.longestText)} chars |`,
-      `| generate | ${secs(dataset.generateMs)}${options.fresh ? ' (not vacuumed: --fresh)' : `, then VACUUM (ANALYZE) ${secs(vacuumMs)}`} |`,
+      `| generate | ${secs(dataset.generateMs)} (rows never vacuumed: the import's first step does it) |`,
       `| migrate (upgrade) | ${secs(migrateMs)} |`,
       `| **import** | **${secs(first.ms)}**, ${fmt(report.import.turnsPerSecond)} turns/s, exit ${first.code}: ${fmt(imported.sessionsCreated)} sessions, ${fmt(imported.usersCreated)} users, ${fmt(imported.messagesWritten)} messages, ${fmt(imported.turnsLinked)} turns linked, ${fmt(imported.batches)} batches |`,
       `| verify | ${secs(verify.ms)}, exit ${verify.code}: ${fmt(v.dossiersChecked)} dossiers, ${fmt(v.turnsChecked)} turns, ${fmt(v.messagesChecked)} messages, ${v.mismatches.length} mismatches |`,

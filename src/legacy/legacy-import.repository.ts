@@ -417,18 +417,18 @@ export class LegacyImportRepository {
                 AS m(side, role, content)
           WHERE ${HAS_TEXT('m.content')}
           ORDER BY l.project_id, l.created_at, l.turn_id, m.side
-         RETURNING session_id
+         RETURNING 1
        ), per_dossier AS (
-         SELECT project_id, count(*)::int AS turns FROM linked GROUP BY project_id
-       ), per_session AS (
-         SELECT session_id, count(*)::int AS messages FROM written GROUP BY session_id
+         SELECT project_id, count(*)::int AS turns,
+                (count(*) FILTER (WHERE ${HAS_TEXT('user_text')}) + count(*) FILTER (WHERE ${HAS_TEXT('assistant_text')}))::int
+                  AS messages
+           FROM linked GROUP BY project_id
        ), recorded AS (
          INSERT INTO legacy_imports AS li
                 (project_id, user_id, session_id, owner_created, turns_imported, messages_written)
-         SELECT b.project_id, b.owner_id, b.session_id, b.create_owner, p.turns, COALESCE(w.messages, 0)
-           FROM pg_temp.legacy_import_batch b
-           JOIN per_dossier p ON p.project_id = b.project_id
-           LEFT JOIN per_session w ON w.session_id = b.session_id
+         SELECT b.project_id, b.owner_id, b.session_id, b.create_owner, p.turns, p.messages
+           FROM per_dossier p
+           JOIN pg_temp.legacy_import_batch b ON b.project_id = p.project_id
          ON CONFLICT (project_id) DO UPDATE
             SET turns_imported = li.turns_imported + EXCLUDED.turns_imported,
                 messages_written = li.messages_written + EXCLUDED.messages_written,
@@ -441,6 +441,16 @@ export class LegacyImportRepository {
       [JSON.stringify(IMPORTED_MESSAGE_METADATA)],
     );
     return row;
+  }
+
+  /**
+   * Before the first batch: VACUUM (ANALYZE) of the legacy tables. On rows that were never vacuumed (a
+   * database restored or upgraded just before the import) it sets hint bits and the visibility map in one
+   * sequential pass, instead of the batches paying for it row by row: half the import's time on the
+   * benchmark, for about a second per million turns. On a database in service it has little left to do.
+   */
+  async vacuumLegacyTables(): Promise<void> {
+    await this.db.exec('VACUUM (ANALYZE) dossier, turns');
   }
 
   /** Fresh planner statistics for what the import changed, so the service (and --verify) plan well at once. */

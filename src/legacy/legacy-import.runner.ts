@@ -87,6 +87,7 @@ export class LegacyImporter {
       issues: {},
     };
     await this.withLock(async () => {
+      if (!dryRun && !this.options.projectId) await this.repo.vacuumLegacyTables();
       const totals = await this.repo.pendingTotals(this.options.projectId);
       summary.dossiersPending = totals.dossiers;
       summary.turnsPending = totals.turns;
