@@ -22,14 +22,13 @@ import {
   APP_ROLE,
   CONTEXT,
   CONTEXT_PAGE,
-  INSERT_ASSISTANT_MESSAGE,
-  INSERT_USER_MESSAGE,
+  INSERT_MESSAGE,
   LIST_SESSIONS,
   MESSAGE_PAGE,
-  newestMessagesSql,
-  RENAME_SESSION,
+  NEWEST_MESSAGES,
   SESSION_BY_ID,
   SYSTEM_MESSAGES,
+  UPDATE_SESSION,
   USER_BY_ID,
 } from './queries.js';
 
@@ -221,7 +220,7 @@ app.get('/api/v1/sessions/:session_id/messages', async (request) => {
   const after = uuidParam(query.after, 'after');
   const latest = query.latest === 'true';
   const result = await asUser(userId, async (client) => {
-    const session = (await client.query<SessionRow>(SESSION_BY_ID, [sessionId, 1, 0])).rows[0];
+    const session = (await client.query<SessionRow>(SESSION_BY_ID, [sessionId])).rows[0];
     if (!session || session.user_id !== userId) throw new HttpError(404, 'not_found', 'Session not found');
     const rows = (
       await client.query<MessageRow>(MESSAGE_PAGE, [
@@ -274,7 +273,7 @@ app.put('/api/v1/sessions/:session_id/title', async (request) => {
   if (title.length < 1 || title.length > 200)
     throw new HttpError(400, 'validation_failed', 'title is invalid');
   const row = await asUser(userId, async (client) => {
-    return (await client.query<SessionRow>(RENAME_SESSION, [title, sessionId, userId])).rows[0];
+    return (await client.query<SessionRow>(UPDATE_SESSION, [sessionId, userId, true, title, null])).rows[0];
   });
   if (!row) throw new HttpError(404, 'not_found', 'Session not found');
   return toSession(row);
@@ -306,31 +305,22 @@ interface Exchange {
 /** The first transaction: the session, the user's message, and the model's context. */
 async function beginExchange(userId: string, sessionId: string, text: string): Promise<Exchange> {
   return asUser(userId, async (client) => {
-    const session = (await client.query<SessionRow>(SESSION_BY_ID, [sessionId, 1, 0])).rows[0];
+    const session = (await client.query<SessionRow>(SESSION_BY_ID, [sessionId])).rows[0];
     if (!session) throw new HttpError(404, 'not_found', 'Session not found');
-    const now = new Date();
     const user = (
-      await client.query<MessageRow>(INSERT_USER_MESSAGE, [
-        randomUUID(),
-        sessionId,
-        null,
-        'user',
-        text,
-        now,
-        now,
-      ])
+      await client.query<MessageRow>(INSERT_MESSAGE, [randomUUID(), sessionId, 'user', text, null, null])
     ).rows[0];
     const newestFirst: StoredMessage[] = [];
     let chars = 0;
     let cursor: { at: string; seq: string } | null = null;
     for (;;) {
-      const params: unknown[] = cursor
-        ? [sessionId, user.message_id, cursor.at, cursor.seq, CONTEXT_PAGE]
-        : [sessionId, user.message_id, CONTEXT_PAGE];
-      const page: pg.QueryResult<ContextRow> = await client.query<ContextRow>(
-        newestMessagesSql(cursor !== null),
-        params,
-      );
+      const page: pg.QueryResult<ContextRow> = await client.query<ContextRow>(NEWEST_MESSAGES, [
+        sessionId,
+        user.message_id,
+        cursor?.at ?? null,
+        cursor?.seq ?? null,
+        CONTEXT_PAGE,
+      ]);
       const rows: ContextRow[] = page.rows;
       for (const row of rows) {
         newestFirst.push({ role: row.role, content: row.content });
@@ -373,21 +363,18 @@ async function saveReply(
   metadata: Record<string, unknown>,
 ): Promise<{ assistant: MessageRow; session: SessionRow }> {
   return asUser(userId, async (client) => {
-    const now = new Date();
     const assistant = (
-      await client.query<MessageRow>(INSERT_ASSISTANT_MESSAGE, [
+      await client.query<MessageRow>(INSERT_MESSAGE, [
         exchange.assistantId,
         exchange.session.session_id,
-        null,
         'assistant',
         text,
         JSON.stringify(metadata),
-        now,
-        now,
+        null,
       ])
     ).rows[0];
     const session =
-      (await client.query<SessionRow>(SESSION_BY_ID, [exchange.session.session_id, 1, 0])).rows[0] ??
+      (await client.query<SessionRow>(SESSION_BY_ID, [exchange.session.session_id])).rows[0] ??
       exchange.session;
     return { assistant, session };
   });

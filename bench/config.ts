@@ -28,6 +28,8 @@ export interface BenchConfig {
   durationSec: number;
   /** Seconds per measured round of the flat-with-size and paging-depth points (Parley only). */
   curveDurationSec: number;
+  /** Seconds of warm-up of each server with every scenario's requests, before the first measurement. */
+  globalWarmupSec: number;
   /** Seconds of warm-up per scenario and target, not measured. */
   warmupSec: number;
   /** Concurrent connections of the main scenarios (the targets are stated at 32). */
@@ -54,6 +56,7 @@ export function loadBenchConfig(): BenchConfig {
     rounds: Math.max(1, Math.round(int('BENCH_ROUNDS', 3))),
     durationSec: int('BENCH_DURATION', 4),
     curveDurationSec: int('BENCH_CURVE_DURATION', 3),
+    globalWarmupSec: int('BENCH_GLOBAL_WARMUP', 12),
     warmupSec: int('BENCH_WARMUP', 1.5),
     connections: Math.max(1, Math.round(int('BENCH_CONNECTIONS', 32))),
     poolMax: Math.max(1, Math.round(int('BENCH_POOL_MAX', 10))),

@@ -1,6 +1,6 @@
 /**
- * The SQL Parley sends per request, copied statement for statement from its repositories (and, for Prisma
- * model calls, from the text Prisma generates, captured with trace-sql.ts). The bare server and the pgbench
+ * The SQL Parley sends per request, copied statement for statement from its repositories (and, for the one
+ * Prisma model call measured, users/me, from the text Prisma generates, captured with trace-sql.ts). The bare server and the pgbench
  * scripts both run these strings, and the harness checks at the start of every run that Parley still sends
  * exactly them (see sqlcheck.ts), so the ceiling cannot silently drift from the product.
  */
@@ -12,78 +12,64 @@ export const APP_ROLE = 'parley_app';
 /** UsersRepository.findById (Prisma findUnique). Parameters: user id, 1, 0. */
 export const USER_BY_ID = `SELECT "public"."users"."user_id", "public"."users"."email", "public"."users"."display_name", "public"."users"."avatar_url", "public"."users"."created_at", "public"."users"."updated_at" FROM "public"."users" WHERE ("public"."users"."user_id" = $1 AND 1=1) LIMIT $2 OFFSET $3`;
 
-/** SessionsRepository.findById (Prisma findUnique). Parameters: session id, 1, 0. */
-export const SESSION_BY_ID = `SELECT "public"."sessions"."session_id", "public"."sessions"."user_id", "public"."sessions"."project_id", "public"."sessions"."title", "public"."sessions"."created_at", "public"."sessions"."updated_at", "public"."sessions"."last_message_at", "public"."sessions"."is_active", "public"."sessions"."message_count", "public"."sessions"."last_message_preview" FROM "public"."sessions" WHERE ("public"."sessions"."session_id" = $1 AND 1=1) LIMIT $2 OFFSET $3`;
+/** The columns of a session (SessionsRepository's SESSION_COLUMNS). */
+const SESSION_COLUMNS =
+  'session_id, user_id, project_id, title, created_at, updated_at, last_message_at, is_active, message_count, last_message_preview';
+
+/** SessionsRepository.findById (raw SQL). Parameters: session id. */
+export const SESSION_BY_ID = `SELECT ${SESSION_COLUMNS} FROM sessions WHERE session_id = $1::uuid`;
 
 /**
- * SessionsRepository.list ($queryRaw). Parameters: user id, limit + 1, cursor timestamp text, cursor session
- * id, project id, is_active (NULL when absent).
+ * SessionsRepository.list. Parameters: user id, limit + 1, cursor timestamp text, cursor session id,
+ * project id, is_active (NULL when absent).
  */
-export const LIST_SESSIONS = `
-      SELECT s.session_id, s.user_id, s.project_id, s.title, s.created_at, s.updated_at, s.last_message_at,
-             s.is_active, s.message_count, s.last_message_preview,
-             to_char(s.last_message_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
-        FROM get_user_sessions(
-               $1::uuid,
-               $2::int,
-               $3::timestamptz,
-               $4::uuid,
-               $5::uuid,
-               $6::boolean) s`;
+export const LIST_SESSIONS = `SELECT s.session_id, s.user_id, s.project_id, s.title, s.created_at, s.updated_at, s.last_message_at,
+              s.is_active, s.message_count, s.last_message_preview,
+              to_char(s.last_message_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+         FROM get_user_sessions($1::uuid, $2::int, $3::timestamptz, $4::uuid, $5::uuid, $6::boolean) s`;
+
+/** MessagesRepository.page. Parameters: session id, limit + 1, offset, before, after (or NULL), latest. */
+export const MESSAGE_PAGE = `SELECT m.message_id, m.session_id, m.turn_id, m.role, m.content, m.metadata, m.created_at, m.updated_at
+         FROM get_session_messages($1::uuid, $2::int, $3::int, $4::uuid, $5::uuid, $6::boolean) m
+        ORDER BY m.created_at, m.seq`;
 
 /**
- * MessagesRepository.page ($queryRaw). Parameters: session id, limit + 1, offset, before, after (message ids
- * or NULL), latest.
+ * SessionsRepository.update. Parameters: session id, user id, whether the title changes, the title, is_active
+ * (NULL: unchanged). A rename is (id, user, true, title, NULL).
  */
-export const MESSAGE_PAGE = `
-      SELECT m.message_id, m.session_id, m.turn_id, m.role, m.content, m.metadata, m.created_at, m.updated_at
-        FROM get_session_messages(
-               $1::uuid,
-               $2::int,
-               $3::int,
-               $4::uuid,
-               $5::uuid,
-               $6::boolean) m
-       ORDER BY m.created_at, m.seq`;
+export const UPDATE_SESSION = `UPDATE sessions
+          SET title = CASE WHEN $3::boolean THEN $4::text ELSE title END,
+              is_active = COALESCE($5::boolean, is_active)
+        WHERE session_id = $1::uuid AND user_id = $2::uuid
+        RETURNING ${SESSION_COLUMNS}`;
 
-/** SessionsRepository.update (Prisma updateManyAndReturn) for a title. Parameters: title, session id, user id. */
-export const RENAME_SESSION = `UPDATE "public"."sessions" SET "title" = $1 WHERE ("public"."sessions"."session_id" = $2 AND "public"."sessions"."user_id" = $3) RETURNING "public"."sessions"."session_id", "public"."sessions"."user_id", "public"."sessions"."project_id", "public"."sessions"."title", "public"."sessions"."created_at", "public"."sessions"."updated_at", "public"."sessions"."last_message_at", "public"."sessions"."is_active", "public"."sessions"."message_count", "public"."sessions"."last_message_preview"`;
-
-/** MessagesRepository.insert of a user message (Prisma create). Parameters: id, session, NULL turn, role, content, created_at, updated_at. */
-export const INSERT_USER_MESSAGE = `INSERT INTO "public"."chat_messages" ("message_id","session_id","turn_id","role","content","created_at","updated_at") VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING "public"."chat_messages"."message_id", "public"."chat_messages"."session_id", "public"."chat_messages"."turn_id", "public"."chat_messages"."role", "public"."chat_messages"."content", "public"."chat_messages"."metadata", "public"."chat_messages"."created_at", "public"."chat_messages"."updated_at"`;
-
-/** MessagesRepository.insert of an assistant reply, with metadata. Parameters: as above with metadata 6th. */
-export const INSERT_ASSISTANT_MESSAGE = `INSERT INTO "public"."chat_messages" ("message_id","session_id","turn_id","role","content","metadata","created_at","updated_at") VALUES ($1,$2,$3,$4,$5,$6,$7,$8) RETURNING "public"."chat_messages"."message_id", "public"."chat_messages"."session_id", "public"."chat_messages"."turn_id", "public"."chat_messages"."role", "public"."chat_messages"."content", "public"."chat_messages"."metadata", "public"."chat_messages"."created_at", "public"."chat_messages"."updated_at"`;
+/** MessagesRepository.insert. Parameters: id, session id, role, content, metadata JSON text (or NULL), turn id (or NULL). */
+export const INSERT_MESSAGE = `INSERT INTO chat_messages (message_id, session_id, role, content, metadata, turn_id)
+       VALUES ($1::uuid, $2::uuid, $3, $4, $5::jsonb, $6::uuid)
+       RETURNING message_id, session_id, turn_id, role, content, metadata, created_at, updated_at`;
 
 /** ChatRepository.newestMessages page size (CONTEXT_PAGE). */
 export const CONTEXT_PAGE = 200;
 
 /**
- * ChatRepository.newestMessages ($queryRaw): a page of the session's user/assistant messages up to the
- * anchor, newest first; later pages continue below a cursor. Parameters: session, anchor message, then
- * (cursor timestamp, cursor seq,) page size.
+ * ChatRepository.newestMessages: a page of the session's user/assistant messages up to the anchor, newest
+ * first. Parameters: session, anchor message, cursor timestamp and seq of the previous page (NULL for the
+ * first), page size.
  */
-export function newestMessagesSql(withCursor: boolean): string {
-  const after = withCursor ? 'AND (m.created_at, m.seq) < ($3::timestamptz, $4::bigint)' : '';
-  return `
-        SELECT m.role, m.content, to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at,
-               m.seq::text AS seq
-          FROM chat_messages m
-         WHERE m.session_id = $1::uuid
-           AND m.role IN ('user', 'assistant')
-           AND (m.created_at, m.seq) <= (SELECT a.created_at, a.seq FROM chat_messages a
-                                          WHERE a.message_id = $2::uuid)
-           ${after}
-         ORDER BY m.created_at DESC, m.seq DESC
-         LIMIT ${withCursor ? '$5' : '$3'}`;
-}
+export const NEWEST_MESSAGES = `SELECT m.role, m.content, to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at,
+                m.seq::text AS seq
+           FROM chat_messages m
+          WHERE m.session_id = $1::uuid
+            AND m.role IN ('user', 'assistant')
+            AND (m.created_at, m.seq) <= (SELECT a.created_at, a.seq FROM chat_messages a WHERE a.message_id = $2::uuid)
+            AND ($3::timestamptz IS NULL OR (m.created_at, m.seq) < ($3::timestamptz, $4::bigint))
+          ORDER BY m.created_at DESC, m.seq DESC
+          LIMIT $5`;
 
-/** ChatRepository.systemMessages ($queryRaw). Parameters: session, anchor message. */
-export const SYSTEM_MESSAGES = `
-      SELECT m.content
-        FROM chat_messages m
-       WHERE m.session_id = $1::uuid
-         AND m.role = 'system'
-         AND (m.created_at, m.seq) <= (SELECT a.created_at, a.seq FROM chat_messages a
-                                        WHERE a.message_id = $2::uuid)
-       ORDER BY m.created_at, m.seq`;
+/** ChatRepository.systemMessages. Parameters: session, anchor message. */
+export const SYSTEM_MESSAGES = `SELECT m.content
+         FROM chat_messages m
+        WHERE m.session_id = $1::uuid
+          AND m.role = 'system'
+          AND (m.created_at, m.seq) <= (SELECT a.created_at, a.seq FROM chat_messages a WHERE a.message_id = $2::uuid)
+        ORDER BY m.created_at, m.seq`;

@@ -303,6 +303,26 @@ async function main(): Promise<void> {
   const pgbench = flags.pgbench ? machineInfo.pgbench : null;
   if (flags.pgbench && !pgbench) notes.push('pgbench is not installed: its column is empty.');
 
+  // Warm-up of every code path before anything is measured: V8 keeps optimizing a large application for
+  // several thousand requests (Parley's CPU per request halves over the first ~10 s), a small one sooner.
+  if (config.globalWarmupSec > 0 && (coreRun.length > 0 || flatRun.length > 0 || runMany)) {
+    log(`warming both servers up for ${config.globalWarmupSec} s each...`);
+    const all = [...coreRun, ...flatRun];
+    const everything = () => {
+      const sources = all.map((s) => s.source());
+      let i = 0;
+      return () => sources[i++ % sources.length]();
+    };
+    for (const server of [parley, bare]) {
+      await runLoad({
+        url: server.url,
+        connections: config.connections,
+        durationSec: config.globalWarmupSec,
+        next: everything(),
+      });
+    }
+  }
+
   const scenarios: ScenarioResult[] = [];
   const flatPoints: CurvePoint[] = [];
   const cursorCurve: CurvePoint[] = [];

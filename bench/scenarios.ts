@@ -10,8 +10,8 @@ import {
   CONTEXT,
   LIST_SESSIONS,
   MESSAGE_PAGE,
-  RENAME_SESSION,
   SESSION_BY_ID,
+  UPDATE_SESSION,
   USER_BY_ID,
 } from './queries.js';
 
@@ -86,7 +86,7 @@ function messagesStatements(owned: OwnedSession, q: MessageWindowQuery): Stateme
   const limit = q.limit ?? 50;
   return [
     context(owned.userId),
-    { sql: SESSION_BY_ID, params: [owned.sessionId, 1, 0] },
+    { sql: SESSION_BY_ID, params: [owned.sessionId] },
     {
       sql: MESSAGE_PAGE,
       params: [owned.sessionId, limit + 1, q.offset ?? 0, q.before ?? null, null, q.latest ?? false],
@@ -185,7 +185,10 @@ export function coreScenarios(f: Fixtures): Scenario[] {
       }),
       pgbench: [
         context(renameTarget.userId),
-        { sql: RENAME_SESSION, params: ['Renamed draft', renameTarget.sessionId, renameTarget.userId] },
+        {
+          sql: UPDATE_SESSION,
+          params: [renameTarget.sessionId, renameTarget.userId, true, 'Renamed draft', null],
+        },
       ],
     },
   ];

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { Tx } from '../database/database.service.js';
+import { sqlOf, type Tx } from '../database/database.service.js';
 import type { SqlExecutor } from '../database/sql-executor.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { MessageRecord, MessageRole } from '../messages/messages.repository.js';
@@ -74,20 +74,18 @@ export class ChatRepository {
     let chars = 0;
     let cursor: { at: string; seq: string } | null = null;
     for (;;) {
-      const after: Prisma.Sql = cursor
-        ? Prisma.sql`AND (m.created_at, m.seq) < (${cursor.at}::timestamptz, ${cursor.seq}::bigint)`
-        : Prisma.empty;
-      const rows: ContextRow[] = await tx.$queryRaw<ContextRow[]>`
-        SELECT m.role, m.content, to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at,
-               m.seq::text AS seq
-          FROM chat_messages m
-         WHERE m.session_id = ${sessionId}::uuid
-           AND m.role IN ('user', 'assistant')
-           AND (m.created_at, m.seq) <= (SELECT a.created_at, a.seq FROM chat_messages a
-                                          WHERE a.message_id = ${anchorMessageId}::uuid)
-           ${after}
-         ORDER BY m.created_at DESC, m.seq DESC
-         LIMIT ${CONTEXT_PAGE}`;
+      const rows: ContextRow[] = await sqlOf(tx).query<ContextRow>(
+        `SELECT m.role, m.content, to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at,
+                m.seq::text AS seq
+           FROM chat_messages m
+          WHERE m.session_id = $1::uuid
+            AND m.role IN ('user', 'assistant')
+            AND (m.created_at, m.seq) <= (SELECT a.created_at, a.seq FROM chat_messages a WHERE a.message_id = $2::uuid)
+            AND ($3::timestamptz IS NULL OR (m.created_at, m.seq) < ($3::timestamptz, $4::bigint))
+          ORDER BY m.created_at DESC, m.seq DESC
+          LIMIT $5`,
+        [sessionId, anchorMessageId, cursor?.at ?? null, cursor?.seq ?? null, CONTEXT_PAGE],
+      );
       for (const row of rows) {
         out.push({ role: row.role, content: row.content });
         chars += row.content.length;
@@ -100,14 +98,15 @@ export class ChatRepository {
 
   /** The session's system-role messages up to `anchorMessageId`, oldest first. */
   async systemMessages(tx: Tx, sessionId: string, anchorMessageId: string): Promise<string[]> {
-    const rows = await tx.$queryRaw<{ content: string }[]>`
-      SELECT m.content
-        FROM chat_messages m
-       WHERE m.session_id = ${sessionId}::uuid
-         AND m.role = 'system'
-         AND (m.created_at, m.seq) <= (SELECT a.created_at, a.seq FROM chat_messages a
-                                        WHERE a.message_id = ${anchorMessageId}::uuid)
-       ORDER BY m.created_at, m.seq`;
+    const rows = await sqlOf(tx).query<{ content: string }>(
+      `SELECT m.content
+         FROM chat_messages m
+        WHERE m.session_id = $1::uuid
+          AND m.role = 'system'
+          AND (m.created_at, m.seq) <= (SELECT a.created_at, a.seq FROM chat_messages a WHERE a.message_id = $2::uuid)
+        ORDER BY m.created_at, m.seq`,
+      [sessionId, anchorMessageId],
+    );
     return rows.map((r) => r.content);
   }
 

@@ -15,6 +15,50 @@ import { pgExecutor, pgliteExecutor, type SqlExecutor } from './sql-executor.js'
 /** A Prisma client bound to one transaction that runs under a caller's row-level-security context. */
 export type Tx = Prisma.TransactionClient;
 
+/** Raw SQL inside a request's transaction (see sqlOf). */
+export interface TxSql {
+  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+}
+
+const rawSql = new WeakMap<object, TxSql>();
+
+/**
+ * The raw-SQL side of a transaction opened by asUser/asNewUser/asLegacy: the same connection, transaction
+ * and row-level-security context as `tx`, without Prisma's query pipeline, which costs more CPU than a hot
+ * read's query itself (docs/performance.md). For hot paths. Rows come from pg on PostgreSQL and from
+ * Prisma's $queryRawUnsafe on the embedded database: cast bigint and numeric results to int or text in the
+ * SQL so that both give the same JavaScript types.
+ */
+export function sqlOf(tx: Tx): TxSql {
+  const sql = rawSql.get(tx);
+  if (!sql) throw new Error('sqlOf() needs a transaction opened by DatabaseService');
+  return sql;
+}
+
+/**
+ * A pg.Pool (what PrismaPg takes) whose every query goes to one connection checked out of the real pool.
+ * It never opens a connection: a Prisma operation that wanted a transaction of its own inside a request's
+ * transaction fails loudly instead of running elsewhere.
+ */
+class ConnectionBoundPool extends pg.Pool {
+  constructor(private readonly connection: pg.PoolClient) {
+    super({ max: 1 });
+  }
+
+  override query(...args: unknown[]): never {
+    return (this.connection.query as (...a: unknown[]) => never).apply(this.connection, args);
+  }
+
+  override connect(): never {
+    throw new Error('A Prisma operation tried to open a transaction inside a request transaction');
+  }
+}
+
+/** The first statement of a request: the role, the caller, and the check that the caller exists. */
+const USER_CONTEXT = `SELECT set_config('role', $1, true), set_config('app.user_id', $2, true), app.assert_user_exists($3::uuid)`;
+/** The same without the check: a caller whose row does not exist yet, or none (legacy traffic). */
+const CONTEXT_WITHOUT_CHECK = `SELECT set_config('role', $1, true), set_config('app.user_id', $2, true)`;
+
 /** The role request traffic runs as; created by the first migration, never BYPASSRLS. */
 export const APP_ROLE = 'parley_app';
 /** The role anonymous legacy /chat calls run as; it reaches only dossiers without members. */
@@ -32,6 +76,8 @@ export class DatabaseService implements OnApplicationShutdown {
   private pglite?: PGlite;
   private client?: PrismaClient;
   private executor?: SqlExecutor;
+  private readonly bound = new WeakMap<pg.PoolClient, PrismaClient>();
+  private readonly boundClients = new Set<PrismaClient>();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -55,6 +101,7 @@ export class DatabaseService implements OnApplicationShutdown {
         keepAlive: true,
       });
       this.pool.on('error', (error) => this.logger.warn(`idle database connection failed: ${error.message}`));
+      this.pool.on('remove', (connection) => this.unbind(connection));
       this.executor = pgExecutor(this.pool);
       this.client = new PrismaClient({
         adapter: new PrismaPg(this.pool),
@@ -125,26 +172,88 @@ export class DatabaseService implements OnApplicationShutdown {
    * single round trip; an unknown caller fails with SQLSTATE 28000 (answered as 401).
    */
   asUser<T>(auth: AuthContext, work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.prisma.$transaction(async (tx) => {
-      await tx.$queryRaw`SELECT set_config('role', ${APP_ROLE}, true), set_config('app.user_id', ${auth.userId}, true), app.assert_user_exists(${auth.userId}::uuid)`;
-      return work(tx);
-    });
+    return this.transaction(USER_CONTEXT, [APP_ROLE, auth.userId, auth.userId], work);
   }
 
   /** Like asUser, for a user id whose row does not exist yet: creating one's own profile. */
   asNewUser<T>(userId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.prisma.$transaction(async (tx) => {
-      await tx.$queryRaw`SELECT set_config('role', ${APP_ROLE}, true), set_config('app.user_id', ${userId}, true)`;
-      return work(tx);
-    });
+    return this.transaction(CONTEXT_WITHOUT_CHECK, [APP_ROLE, userId], work);
   }
 
   /** Anonymous legacy traffic: the legacy role, which reaches only dossiers nobody is a member of. */
   asLegacy<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.prisma.$transaction(async (tx) => {
-      await tx.$queryRaw`SELECT set_config('role', ${LEGACY_ROLE}, true), set_config('app.user_id', '', true)`;
-      return work(tx);
-    });
+    return this.transaction(CONTEXT_WITHOUT_CHECK, [LEGACY_ROLE, ''], work);
+  }
+
+  /**
+   * One request transaction: BEGIN, the context statement, `work`, COMMIT (ROLLBACK when anything throws).
+   *
+   * On PostgreSQL the transaction is driven on a pooled connection directly, and `work` gets a Prisma client
+   * bound to that connection (one per pooled connection, made on its first use): a Prisma interactive
+   * transaction costs more CPU than a short request's own queries (docs/performance.md). The bounds are
+   * those the interactive transaction had: waiting for a connection is bounded by DB_CONNECT_TIMEOUT_MS (the
+   * pool), every statement by DB_STATEMENT_TIMEOUT_MS, and a transaction that outlives
+   * DB_STATEMENT_TIMEOUT_MS is rolled back and fails. On the embedded database it is a Prisma interactive
+   * transaction.
+   */
+  private async transaction<T>(context: string, params: string[], work: (tx: Tx) => Promise<T>): Promise<T> {
+    if (!this.pool) {
+      return this.prisma.$transaction(async (tx) => {
+        await tx.$queryRawUnsafe(context, ...params);
+        rawSql.set(tx, { query: (text, values = []) => tx.$queryRawUnsafe(text, ...values) });
+        return work(tx);
+      });
+    }
+    const connection = await this.pool.connect();
+    const started = performance.now();
+    let broken: Error | undefined;
+    // A connection that dies while checked out emits 'error' (the pool listens only to idle ones); its
+    // statement fails too, which is what the request sees. The connection is then destroyed on release.
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    connection.on('error', onError);
+    try {
+      await connection.query('BEGIN');
+      await connection.query(context, params);
+      const result = await work(this.boundClient(connection));
+      if (performance.now() - started > this.config.DB_STATEMENT_TIMEOUT_MS) {
+        throw new Error(
+          `Transaction API error: the transaction ran longer than ${this.config.DB_STATEMENT_TIMEOUT_MS} ms and was rolled back`,
+        );
+      }
+      await connection.query('COMMIT');
+      return result;
+    } catch (error) {
+      await connection.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
+      throw error;
+    } finally {
+      connection.removeListener('error', onError);
+      connection.release(broken);
+    }
+  }
+
+  /** The Prisma client of a pooled connection: every query it sends runs on that connection. */
+  private boundClient(connection: pg.PoolClient): Tx {
+    let client = this.bound.get(connection);
+    if (!client) {
+      client = new PrismaClient({ adapter: new PrismaPg(new ConnectionBoundPool(connection)) });
+      this.bound.set(connection, client);
+      this.boundClients.add(client);
+      rawSql.set(client, { query: async (text, values) => (await connection.query(text, values)).rows });
+    }
+    return client;
+  }
+
+  /** Forgets the Prisma client of a connection the pool has closed. */
+  private unbind(connection: pg.PoolClient): void {
+    const client = this.bound.get(connection);
+    if (!client) return;
+    this.bound.delete(connection);
+    this.boundClients.delete(client);
+    void client.$disconnect().catch(() => undefined);
   }
 
   /**
@@ -162,6 +271,8 @@ export class DatabaseService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await Promise.all([...this.boundClients].map((client) => client.$disconnect().catch(() => undefined)));
+    this.boundClients.clear();
     await this.client?.$disconnect();
     await this.pool?.end();
     await this.pglite?.close();

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { Prisma } from '../generated/prisma/client.js';
-import type { Tx } from '../database/database.service.js';
+import { sqlOf, type Tx } from '../database/database.service.js';
 
 export type MessageRole = 'user' | 'assistant' | 'system';
 export const MESSAGE_ROLES: readonly MessageRole[] = ['user', 'assistant', 'system'];
@@ -45,17 +44,6 @@ export interface MessagePageRows {
   hasMore: boolean;
 }
 
-const SELECT = {
-  messageId: true,
-  sessionId: true,
-  turnId: true,
-  role: true,
-  content: true,
-  metadata: true,
-  createdAt: true,
-  updatedAt: true,
-} as const;
-
 interface MessageRow {
   message_id: string;
   session_id: string;
@@ -70,19 +58,22 @@ interface MessageRow {
 /** SQL for chat_messages. Inserting moves the session's counters through the table's trigger. */
 @Injectable()
 export class MessagesRepository {
+  /** Raw SQL: two per chat exchange. created_at is the transaction's start (the column's default). */
   async insert(tx: Tx, message: NewMessage): Promise<MessageRecord> {
-    const row = await tx.chatMessage.create({
-      data: {
-        messageId: message.messageId ?? randomUUID(),
-        sessionId: message.sessionId,
-        role: message.role,
-        content: message.content,
-        metadata: (message.metadata ?? undefined) as Prisma.InputJsonValue | undefined,
-        turnId: message.turnId ?? null,
-      },
-      select: SELECT,
-    });
-    return row as MessageRecord;
+    const [row] = await sqlOf(tx).query<MessageRow>(
+      `INSERT INTO chat_messages (message_id, session_id, role, content, metadata, turn_id)
+       VALUES ($1::uuid, $2::uuid, $3, $4, $5::jsonb, $6::uuid)
+       RETURNING message_id, session_id, turn_id, role, content, metadata, created_at, updated_at`,
+      [
+        message.messageId ?? randomUUID(),
+        message.sessionId,
+        message.role,
+        message.content,
+        message.metadata == null ? null : JSON.stringify(message.metadata),
+        message.turnId ?? null,
+      ],
+    );
+    return toRecord(row);
   }
 
   /**
@@ -92,16 +83,19 @@ export class MessagesRepository {
    * raises SQLSTATE P0002.
    */
   async page(tx: Tx, sessionId: string, window: MessageWindow): Promise<MessagePageRows> {
-    const rows = await tx.$queryRaw<MessageRow[]>`
-      SELECT m.message_id, m.session_id, m.turn_id, m.role, m.content, m.metadata, m.created_at, m.updated_at
-        FROM get_session_messages(
-               ${sessionId}::uuid,
-               ${window.limit + 1}::int,
-               ${window.offset}::int,
-               ${window.before ?? null}::uuid,
-               ${window.after ?? null}::uuid,
-               ${window.latest}::boolean) m
-       ORDER BY m.created_at, m.seq`;
+    const rows = await sqlOf(tx).query<MessageRow>(
+      `SELECT m.message_id, m.session_id, m.turn_id, m.role, m.content, m.metadata, m.created_at, m.updated_at
+         FROM get_session_messages($1::uuid, $2::int, $3::int, $4::uuid, $5::uuid, $6::boolean) m
+        ORDER BY m.created_at, m.seq`,
+      [
+        sessionId,
+        window.limit + 1,
+        window.offset,
+        window.before ?? null,
+        window.after ?? null,
+        window.latest,
+      ],
+    );
     const hasMore = rows.length > window.limit;
     // Backwards pages (before, latest) are the newest limit+1 rows: the surplus one is the oldest.
     const backwards = window.before !== undefined || window.latest;

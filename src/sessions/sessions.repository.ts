@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Tx } from '../database/database.service.js';
+import { sqlOf, type Tx } from '../database/database.service.js';
 import type { SessionCursor } from './session-cursor.js';
 
 export interface SessionRecord {
@@ -55,6 +55,12 @@ export interface OwnedSession {
   sessionId: string;
 }
 
+/** The columns of a SessionRecord, for the raw-SQL hot paths (findById, list, update). */
+const SESSION_COLUMNS =
+  'session_id, user_id, project_id, title, created_at, updated_at, last_message_at, is_active, message_count, last_message_preview';
+
+type SessionRow = Omit<SessionListRow, 'cursor_at'>;
+
 interface SessionListRow {
   session_id: string;
   user_id: string;
@@ -70,7 +76,10 @@ interface SessionListRow {
   cursor_at: string;
 }
 
-/** SQL for the sessions table. Every method runs inside the caller's RLS transaction. */
+/**
+ * SQL for the sessions table. Every method runs inside the caller's RLS transaction. The hot paths (a
+ * session by id, the list, changes) are raw SQL through sqlOf(tx); see docs/performance.md.
+ */
 @Injectable()
 export class SessionsRepository {
   create(
@@ -80,9 +89,13 @@ export class SessionsRepository {
     return tx.session.create({ data: fields, select: SESSION_SELECT });
   }
 
-  /** The session if the caller owns it (RLS hides everyone else's). */
-  findById(tx: Tx, sessionId: string): Promise<SessionRecord | null> {
-    return tx.session.findUnique({ where: { sessionId }, select: SESSION_SELECT });
+  /** The session if the caller owns it (RLS hides everyone else's). Raw SQL: on every message page and chat. */
+  async findById(tx: Tx, sessionId: string): Promise<SessionRecord | null> {
+    const [row] = await sqlOf(tx).query<SessionRow>(
+      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE session_id = $1::uuid`,
+      [sessionId],
+    );
+    return row ? toRecord(row) : null;
   }
 
   /**
@@ -91,17 +104,20 @@ export class SessionsRepository {
    * cursor's timestamp travels as PostgreSQL's text at microsecond precision, never through a JS Date.
    */
   async list(tx: Tx, filter: SessionListFilter): Promise<SessionPage> {
-    const rows = await tx.$queryRaw<SessionListRow[]>`
-      SELECT s.session_id, s.user_id, s.project_id, s.title, s.created_at, s.updated_at, s.last_message_at,
-             s.is_active, s.message_count, s.last_message_preview,
-             to_char(s.last_message_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
-        FROM get_user_sessions(
-               ${filter.userId}::uuid,
-               ${filter.limit + 1}::int,
-               ${filter.after?.lastMessageAt ?? null}::timestamptz,
-               ${filter.after?.sessionId ?? null}::uuid,
-               ${filter.projectId ?? null}::uuid,
-               ${filter.isActive ?? null}::boolean) s`;
+    const rows = await sqlOf(tx).query<SessionListRow>(
+      `SELECT s.session_id, s.user_id, s.project_id, s.title, s.created_at, s.updated_at, s.last_message_at,
+              s.is_active, s.message_count, s.last_message_preview,
+              to_char(s.last_message_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
+         FROM get_user_sessions($1::uuid, $2::int, $3::timestamptz, $4::uuid, $5::uuid, $6::boolean) s`,
+      [
+        filter.userId,
+        filter.limit + 1,
+        filter.after?.lastMessageAt ?? null,
+        filter.after?.sessionId ?? null,
+        filter.projectId ?? null,
+        filter.isActive ?? null,
+      ],
+    );
     const page = rows.slice(0, filter.limit);
     const last = page[page.length - 1];
     return {
@@ -115,12 +131,21 @@ export class SessionsRepository {
 
   /** Changes the owner's session; null when there is no such session of theirs. */
   async update(tx: Tx, owned: OwnedSession, changes: SessionChanges): Promise<SessionRecord | null> {
-    const [row] = await tx.session.updateManyAndReturn({
-      where: { sessionId: owned.sessionId, userId: owned.userId },
-      data: changes,
-      select: SESSION_SELECT,
-    });
-    return row ?? null;
+    const [row] = await sqlOf(tx).query<SessionRow>(
+      `UPDATE sessions
+          SET title = CASE WHEN $3::boolean THEN $4::text ELSE title END,
+              is_active = COALESCE($5::boolean, is_active)
+        WHERE session_id = $1::uuid AND user_id = $2::uuid
+        RETURNING ${SESSION_COLUMNS}`,
+      [
+        owned.sessionId,
+        owned.userId,
+        changes.title !== undefined,
+        changes.title ?? null,
+        changes.isActive ?? null,
+      ],
+    );
+    return row ? toRecord(row) : null;
   }
 
   /** Deletes the owner's session (its messages cascade; legacy turns keep living with session_id NULL). */
@@ -132,7 +157,7 @@ export class SessionsRepository {
   }
 }
 
-function toRecord(row: SessionListRow): SessionRecord {
+function toRecord(row: SessionRow): SessionRecord {
   return {
     sessionId: row.session_id,
     userId: row.user_id,
