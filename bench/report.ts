@@ -216,7 +216,7 @@ export function markdown(report: RunReport): string {
     const mu = report.manyUsers;
     out.push(
       `Many users (list sessions, limit 10, each request as one of 1,000 users): 1 connection ${n0(mu.one.rps)} req/s, ` +
-        `p99 ${ms(mu.one.p99)} ms; 64 connections offered the same ${n0(mu.rate)} req/s: p99 ${ms(mu.many.p99)} ms ` +
+        `p99 ${ms(mu.one.p99)} ms; the same ${n0(mu.rate)} req/s arriving at random (Poisson) over 64 connections: p99 ${ms(mu.many.p99)} ms ` +
         `(ratio ${n2(mu.p99Ratio)}); 64 connections flat out: ${n0(mu.manySaturated.rps)} req/s, p99 ${ms(mu.manySaturated.p99)} ms.`,
     );
     out.push('');

@@ -19,6 +19,7 @@ import { loadBenchConfig, type BenchConfig } from './config.js';
 import { ensureDataset } from './dataset.js';
 import { ANCHOR_DEPTHS, loadFixtures, type Fixtures } from './fixtures.js';
 import { runLoad, summarize, type LoadStats, type RequestSource } from './load.js';
+import { runOpenLoop } from './openloop.js';
 import { pgbenchAvailable, runPgbench, type PgbenchStats } from './pgbench.js';
 import { freePort, rssMb, startServer, type Server } from './processes.js';
 import {
@@ -307,7 +308,7 @@ async function main(): Promise<void> {
   // several thousand requests (Parley's CPU per request halves over the first ~10 s), a small one sooner.
   if (config.globalWarmupSec > 0 && (coreRun.length > 0 || flatRun.length > 0 || runMany)) {
     log(`warming both servers up for ${config.globalWarmupSec} s each...`);
-    const all = [...coreRun, ...flatRun];
+    const all = [...core, ...flat];
     const everything = () => {
       const sources = all.map((s) => s.source());
       let i = 0;
@@ -541,9 +542,9 @@ function flatScenarios(f: Fixtures): Scenario[] {
 
 /**
  * Many users: list sessions (limit 10) as one of the 1,000 users per request. First one connection, closed
- * loop; then 64 connections offered the same request rate (open loop), so the p99s compare what concurrency
- * across users costs, not queueing (64 connections flat out on 2 cores queue by Little's law: that figure is
- * reported beside it).
+ * loop; then the same request rate arriving as a Poisson process over 64 connections (open loop, see
+ * openloop.ts), so the p99s compare what concurrency across users costs, not queueing (64 connections flat
+ * out on 2 cores queue by Little's law: that figure is reported beside it).
  */
 async function measureManyUsers(config: BenchConfig, f: Fixtures, parley: Server): Promise<ManyUsersResult> {
   const source = () => {
@@ -564,14 +565,28 @@ async function measureManyUsers(config: BenchConfig, f: Fixtures, parley: Server
       database: config.databaseName,
       overallRate: rate,
     });
-  if (config.warmupSec > 0) await run(8, config.warmupSec);
+  const open = (rate: number, seconds: number, seed: number) =>
+    runOpenLoop({
+      url: parley.url,
+      connections: 64,
+      rate,
+      durationSec: seconds,
+      next: source(),
+      pid: parley.pid,
+      database: config.databaseName,
+      seed,
+    });
+  if (config.warmupSec > 0) {
+    await run(8, config.warmupSec);
+    await open(200, config.warmupSec, 1);
+  }
   const one: LoadStats[] = [];
   const many: LoadStats[] = [];
   const saturated: LoadStats[] = [];
   for (let round = 0; round < config.rounds; round++) {
     const single = await run(1, config.durationSec);
     one.push(single);
-    many.push(await run(64, config.durationSec, Math.max(1, Math.round(single.rps))));
+    many.push(await open(Math.max(1, single.rps), config.durationSec, 42 + round));
     saturated.push(await run(64, config.durationSec));
   }
   const o = summarize(one);

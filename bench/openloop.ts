@@ -1,0 +1,105 @@
+/**
+ * Open-loop load: requests arrive at a given rate whatever the latency, as independent users do, each sent
+ * on whichever of `connections` keep-alive connections is free (queued in the client when all are busy).
+ * Arrivals are a Poisson process (exponential gaps, seeded), not the synchronized ticks of autocannon's
+ * per-connection rate limit, which fire all connections together and measure their own bursts. A response's
+ * latency is counted from its scheduled arrival, so time spent waiting for a connection is included.
+ */
+import { Agent, request as httpRequest } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { percentile, type LoadStats, type RequestSource } from './load.js';
+import { cpuMeter, sampleRss } from './processes.js';
+
+/** A small seeded generator (mulberry32), so every run offers the same arrival pattern. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function runOpenLoop(options: {
+  url: string;
+  connections: number;
+  rate: number;
+  durationSec: number;
+  next: RequestSource;
+  pid?: number;
+  database?: string;
+  seed?: number;
+}): Promise<LoadStats> {
+  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
+  const base = new URL(options.url);
+  const rand = random(options.seed ?? 42);
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let failed = 0;
+  const inFlight = new Set<Promise<void>>();
+  const rss = options.pid ? sampleRss(options.pid) : null;
+  const cpu = cpuMeter(options.pid, options.database);
+  const start = performance.now();
+  const end = start + options.durationSec * 1000;
+  let due = start;
+  while (due < end) {
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    const scheduled = due;
+    const req = options.next();
+    const done = new Promise<void>((resolve) => {
+      const r = httpRequest(
+        {
+          host: base.hostname,
+          port: base.port,
+          path: req.path,
+          method: req.method,
+          headers: req.headers,
+          agent,
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => {
+            const status = response.statusCode ?? 0;
+            statuses[status] = (statuses[status] ?? 0) + 1;
+            if (status >= 200 && status < 300) latencies.push(performance.now() - scheduled);
+            else failed++;
+            resolve();
+          });
+        },
+      );
+      r.on('error', () => {
+        failed++;
+        resolve();
+      });
+      r.end(req.body);
+    });
+    inFlight.add(done);
+    void done.then(() => inFlight.delete(done));
+    due += (-Math.log(1 - rand()) / options.rate) * 1000;
+  }
+  await Promise.all(inFlight);
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  const used = cpu.stop();
+  const rssMaxMb = rss ? rss.stop() : null;
+  const sorted = Float64Array.from(latencies).sort();
+  const ok = latencies.length;
+  return {
+    rps: ok / elapsed,
+    ok,
+    failed,
+    statuses,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    mean: ok ? latencies.reduce((a, b) => a + b, 0) / ok : NaN,
+    max: ok ? sorted[sorted.length - 1] : NaN,
+    durationSec: elapsed,
+    rssMaxMb,
+    cpuMsPerRequest: used.serverMs !== null && ok > 0 ? used.serverMs / ok : null,
+    dbCpuMsPerRequest: used.dbMs !== null && ok > 0 ? used.dbMs / ok : null,
+  };
+}
