@@ -75,6 +75,20 @@ function parleyEnv(
   };
 }
 
+/** Every server this run started, so a failing run does not leave them behind. */
+const running = new Set<Server>();
+
+async function track(starting: Promise<Server>): Promise<Server> {
+  const server = await starting;
+  running.add(server);
+  server.child.once('exit', () => running.delete(server));
+  return server;
+}
+
+function killRunning(): void {
+  for (const server of running) server.child.kill('SIGKILL');
+}
+
 async function startParley(
   config: BenchConfig,
   logDir: string,
@@ -83,15 +97,17 @@ async function startParley(
   nodeArgs: string[] = [],
 ): Promise<Server> {
   const port = await freePort();
-  return startServer({
-    name,
-    args: [...nodeArgs, 'dist/src/main.js'],
-    env: parleyEnv(config, port, extra),
-    port,
-    cwd: config.root,
-    logDir,
-    readyPath: '/api/v1/users/me',
-  });
+  return track(
+    startServer({
+      name,
+      args: [...nodeArgs, 'dist/src/main.js'],
+      env: parleyEnv(config, port, extra),
+      port,
+      cwd: config.root,
+      logDir,
+      readyPath: '/api/v1/users/me',
+    }),
+  );
 }
 
 async function startBare(
@@ -102,22 +118,24 @@ async function startBare(
   extra: Record<string, string> = {},
 ): Promise<Server> {
   const port = await freePort();
-  return startServer({
-    name,
-    args: [...nodeArgs, 'dist/bench/bare-server.js'],
-    env: {
-      NODE_ENV: 'production',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      BARE_DATABASE_URL: config.databaseUrl,
-      POOL_MAX: String(config.poolMax),
-      ...extra,
-    },
-    port,
-    cwd: config.root,
-    logDir,
-    readyPath: '/api/v1/users/me',
-  });
+  return track(
+    startServer({
+      name,
+      args: [...nodeArgs, 'dist/bench/bare-server.js'],
+      env: {
+        NODE_ENV: 'production',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        BARE_DATABASE_URL: config.databaseUrl,
+        POOL_MAX: String(config.poolMax),
+        ...extra,
+      },
+      port,
+      cwd: config.root,
+      logDir,
+      readyPath: '/api/v1/users/me',
+    }),
+  );
 }
 
 async function describeMachine(config: BenchConfig): Promise<Machine> {
@@ -686,7 +704,13 @@ function evaluateTargets(report: RunReport): TargetResult[] {
   return out;
 }
 
+process.once('SIGINT', () => {
+  killRunning();
+  process.exit(130);
+});
+
 main().catch((error: unknown) => {
   console.error(`[bench] failed: ${(error as Error).stack ?? String(error)}`);
+  killRunning();
   process.exit(1);
 });
