@@ -529,6 +529,15 @@ function flatScenarios(f: Fixtures): Scenario[] {
     messagesScenario('flat-msg-latest', 'latest 50 messages of a 50,000-message session', f.deepSession, {
       latest: true,
     }),
+    // The same pages with 10 messages, as many as the 10-message session's page holds: equal payloads.
+    messagesScenario('flat-msg-latest-10', 'latest 10 messages of a 50,000-message session', f.deepSession, {
+      latest: true,
+      limit: 10,
+    }),
+    messagesScenario('flat-msg-cursor-40k-10', '10 messages 40,000 deep by cursor', f.deepSession, {
+      before: f.deepAnchors[40000],
+      limit: 10,
+    }),
     messagesScenario(
       'flat-msg-latest-busy-user',
       `latest page of a short session of a user with ${f.powerUserSessions.toLocaleString('en-US')} sessions`,
@@ -658,6 +667,19 @@ function evaluateTargets(report: RunReport): TargetResult[] {
       'cursor page 40,000 deep vs first page of a 10-message session',
       'flat-msg-small-first',
       'curve-cursor-40000',
+      1.5,
+    ],
+    // Supplementary: the same pages cut to the 10 messages the small session's page holds.
+    [
+      'latest 10 of 50,000 vs first page of a 10-message session (equal payloads)',
+      'flat-msg-small-first',
+      'flat-msg-latest-10',
+      1.5,
+    ],
+    [
+      '10 messages 40,000 deep by cursor vs first page of a 10-message session (equal payloads)',
+      'flat-msg-small-first',
+      'flat-msg-cursor-40k-10',
       1.5,
     ],
   ];
