@@ -22,8 +22,13 @@ export interface BenchConfig {
   databaseUrl: string;
   /** Repository root (npm runs scripts from it). */
   root: string;
-  /** Measured rounds per scenario and target; medians are reported. */
+  /**
+   * Measured rounds per scenario and target; medians are reported. Many short rounds alternating the
+   * targets keep a burst of outside load on a shared machine from landing on one target only.
+   */
   rounds: number;
+  /** Rounds of the flat-with-size and depth points, of the many-users test and of pgbench. */
+  curveRounds: number;
   /** Seconds per measured round. */
   durationSec: number;
   /** Seconds per measured round of the flat-with-size and paging-depth points (Parley only). */
@@ -53,8 +58,9 @@ export function loadBenchConfig(): BenchConfig {
     databaseName,
     databaseUrl: url.toString(),
     root: resolve(process.cwd()),
-    rounds: Math.max(1, Math.round(int('BENCH_ROUNDS', 3))),
-    durationSec: int('BENCH_DURATION', 4),
+    rounds: Math.max(1, Math.round(int('BENCH_ROUNDS', 6))),
+    curveRounds: Math.max(1, Math.round(int('BENCH_CURVE_ROUNDS', 3))),
+    durationSec: int('BENCH_DURATION', 2),
     curveDurationSec: int('BENCH_CURVE_DURATION', 3),
     globalWarmupSec: int('BENCH_GLOBAL_WARMUP', 12),
     warmupSec: int('BENCH_WARMUP', 1.5),

@@ -119,6 +119,8 @@ export function markdown(report: RunReport): string {
   const m = report.machine;
   const s = report.settings as {
     rounds: number;
+    curveRounds: number;
+    globalWarmupSec: number;
     durationSec: number;
     curveDurationSec: number;
     warmupSec: number;
@@ -152,8 +154,9 @@ export function markdown(report: RunReport): string {
     `- Each scenario: ${s.warmupSec} s warm-up per target, then ${s.rounds} rounds of ${s.durationSec} s alternating ` +
       `Parley and the bare server; medians of the rounds. ${s.connections} connections; both servers use a pool of ` +
       `${s.poolMax} PostgreSQL connections; pgbench runs the same transaction on ${s.poolMax} connections ` +
-      `(${s.rounds} rounds of ${s.curveDurationSec} s). Flat-with-size and depth points: Parley only, ${s.rounds} rounds ` +
-      `of ${s.curveDurationSec} s.`,
+      `(${s.curveRounds} rounds of ${s.curveDurationSec} s). Flat-with-size, depth and many-users points: Parley only, ` +
+      `${s.curveRounds} rounds of ${s.curveDurationSec} s. Before the first scenario each server was warmed up for ` +
+      `${s.globalWarmupSec} s with every scenario's requests.`,
   );
   out.push(`- Parley idle RSS ${n0(report.parleyIdleRssMb)} MB.`);
   out.push('');
@@ -249,8 +252,11 @@ export function markdown(report: RunReport): string {
 export const START_MARKER = '<!-- bench:results:start -->';
 export const END_MARKER = '<!-- bench:results:end -->';
 
-/** Replaces the text between the markers of docs/performance.md (appending a section when they are missing). */
-export function writeIntoDocs(file: string, table: string): void {
+/**
+ * Replaces the text between the markers of docs/performance.md (appending a section when they are missing),
+ * formatted by the project's Prettier when it is installed, so `npm run lint` stays clean.
+ */
+export async function writeIntoDocs(file: string, table: string): Promise<void> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -264,5 +270,12 @@ export function writeIntoDocs(file: string, table: string): void {
     start >= 0 && end > start
       ? text.slice(0, start) + block + text.slice(end + END_MARKER.length)
       : `${text.trimEnd()}\n\n## Latest run\n\n${block}\n`;
+  try {
+    const prettier = await import('prettier');
+    const options = (await prettier.resolveConfig(file)) ?? {};
+    text = await prettier.format(text, { ...options, filepath: file });
+  } catch {
+    // Prettier is a development dependency: without it the file is written as generated.
+  }
   writeFileSync(file, text);
 }

@@ -355,7 +355,7 @@ async function main(): Promise<void> {
       const m = await measure(config, s, { parley, bare }, config.connections);
       const pgRounds: PgbenchStats[] = [];
       if (pgbench && s.pgbench) {
-        for (let round = 0; round < config.rounds; round++) {
+        for (let round = 0; round < config.curveRounds; round++) {
           pgRounds.push(
             await runPgbench({
               databaseUrl: config.databaseUrl,
@@ -401,6 +401,7 @@ async function main(): Promise<void> {
 
     const curveConfig = {
       ...config,
+      rounds: config.curveRounds,
       durationSec: config.curveDurationSec,
       warmupSec: Math.min(config.warmupSec, 1),
     };
@@ -483,7 +484,7 @@ async function main(): Promise<void> {
   console.log(`\n${table}`);
   log(`results: ${jsonFile}`);
   if (flags.docs && !flags.only) {
-    writeIntoDocs(join(config.root, 'docs', 'performance.md'), table);
+    await writeIntoDocs(join(config.root, 'docs', 'performance.md'), table);
     log('docs/performance.md updated');
   }
 }
@@ -610,11 +611,11 @@ async function measureManyUsers(config: BenchConfig, f: Fixtures, parley: Server
   const one: LoadStats[] = [];
   const many: LoadStats[] = [];
   const saturated: LoadStats[] = [];
-  for (let round = 0; round < config.rounds; round++) {
-    const single = await run(1, config.durationSec);
+  for (let round = 0; round < config.curveRounds; round++) {
+    const single = await run(1, config.curveDurationSec);
     one.push(single);
-    many.push(await open(Math.max(1, single.rps), config.durationSec, 42 + round));
-    saturated.push(await run(64, config.durationSec));
+    many.push(await open(Math.max(1, single.rps), config.curveDurationSec, 42 + round));
+    saturated.push(await run(64, config.curveDurationSec));
   }
   const o = summarize(one);
   const m = summarize(many);
