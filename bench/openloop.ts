@@ -9,18 +9,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { percentile, type LoadStats, type RequestSource } from './load.js';
 import { cpuMeter, sampleRss } from './processes.js';
-
-/** A small seeded generator (mulberry32), so every run offers the same arrival pattern. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './random.js';
 
 export async function runOpenLoop(options: {
   url: string;
@@ -34,7 +23,7 @@ export async function runOpenLoop(options: {
 }): Promise<LoadStats> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
   const base = new URL(options.url);
-  const rand = random(options.seed ?? 42);
+  const rand = seededRandom(options.seed ?? 42);
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   let failed = 0;

@@ -1,4 +1,5 @@
 import type { SqlExecutor } from '../../src/database/sql-executor.js';
+import { seededRandom } from '../random.js';
 
 /**
  * A realistic legacy database for the importer: the pre-sessions `dossier` and `turns` tables filled with
@@ -70,18 +71,6 @@ export async function createLegacySchema(sql: SqlExecutor): Promise<void> {
     );`);
 }
 
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Turns per dossier: `bigDossiers` at the maximum, the rest log-normal (median about 3), scaled and nudged
  * so that the total is exactly `turns` and each count stays within 1..max.
@@ -98,7 +87,7 @@ export function turnCounts(options: {
   if (dossiers < 1 || turns < dossiers || turns > dossiers * max) {
     throw new Error(`cannot spread ${turns} turns over ${dossiers} dossiers of 1..${max} turns`);
   }
-  const random = prng(options.seed ?? 1);
+  const random = seededRandom(options.seed ?? 1);
   const big = Math.min(
     dossiers - 1,
     options.bigDossiers ?? Math.max(1, Math.floor((turns * 0.05) / max)),
