@@ -391,7 +391,9 @@ describe(`legacy import: a generated legacy database (${DATABASE_KIND})`, () => 
         new LegacyImporter(victim.db, {
           batchSize: 50,
           beforeCommit: async (n) => {
-            if (n === 3) await t.sql.query('SELECT pg_terminate_backend($1)', [pid]);
+            // With a timeout, pg_terminate_backend waits until the backend has exited, and so has
+            // released its advisory lock: the next run must not find the import still "running".
+            if (n === 3) await t.sql.query('SELECT pg_terminate_backend($1, 10000)', [pid]);
           },
         }).run(),
       ).rejects.toThrow();
