@@ -24,7 +24,7 @@ import { pgExecutor } from '../src/database/sql-executor.js';
 import type { BenchConfig } from './config.js';
 
 /** Bump whenever the generated data changes: a database loaded by another version is dropped and reloaded. */
-export const GENERATOR_VERSION = 2;
+export const GENERATOR_VERSION = 3;
 
 export const SHAPE = {
   users: 1000,
@@ -164,8 +164,8 @@ SELECT md5('parley-bench-session:' || session_no)::uuid, md5('parley-bench-user:
 -- The 2,000,000 messages with triggers and foreign-key checks off (the ids are generated consistent, and
 -- the consistency query below proves it): the statement trigger would otherwise sort the whole batch.
 SET LOCAL session_replication_role = replica;
-INSERT INTO chat_messages (session_id, role, content, metadata, created_at, updated_at)
-SELECT md5('parley-bench-session:' || s.session_no)::uuid,
+INSERT INTO chat_messages (session_id, user_id, role, content, metadata, created_at, updated_at)
+SELECT md5('parley-bench-session:' || s.session_no)::uuid, md5('parley-bench-user:' || s.user_no)::uuid,
        CASE WHEN k % 2 = 0 THEN 'user' ELSE 'assistant' END,
        CASE WHEN k % 2 = 0
             THEN substr(t.txt, 1 + (k * 7919 + s.session_no) % 600, 20 + (k * 31 + s.session_no) % 120)
@@ -209,7 +209,7 @@ SELECT
        OR (cnt.n > 0 AND (s.last_message_at IS DISTINCT FROM last.created_at
                           OR s.last_message_preview IS DISTINCT FROM last.preview)))::int AS inconsistent_sessions,
   (SELECT count(*) FROM chat_messages c WHERE NOT EXISTS
-     (SELECT 1 FROM sessions s WHERE s.session_id = c.session_id))::int AS orphan_messages,
+     (SELECT 1 FROM sessions s WHERE s.session_id = c.session_id AND s.user_id = c.user_id))::int AS orphan_messages,
   (SELECT count(*) FROM sessions s WHERE NOT EXISTS
      (SELECT 1 FROM users u WHERE u.user_id = s.user_id))::int AS orphan_sessions,
   (SELECT count(*) FROM users)::int AS users,

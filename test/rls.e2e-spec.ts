@@ -119,6 +119,28 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
       `INSERT INTO chat_messages (session_id, role, content) VALUES ('${ids.sessionB}', 'user', 'intrusion')`,
     ));
 
+  it("A cannot write a message into B's session naming B as its owner", () =>
+    refused(
+      `INSERT INTO chat_messages (session_id, user_id, role, content) VALUES ('${ids.sessionB}', '${B}', 'user', 'x')`,
+    ));
+
+  it("A cannot write a message into B's session naming themselves: the (session, owner) key refuses it", async () => {
+    let error: unknown;
+    try {
+      await asA((tx) =>
+        tx.$executeRawUnsafe(
+          `INSERT INTO chat_messages (session_id, user_id, role, content) VALUES ('${ids.sessionB}', '${A}', 'user', 'x')`,
+        ),
+      );
+    } catch (e) {
+      error = e;
+    }
+    expect(sqlStateOf(error)).toBe('23503');
+  });
+
+  it('A cannot hand one of their messages to B', () =>
+    refused(`UPDATE chat_messages SET user_id = '${B}' WHERE session_id = '${ids.sessionA}'`));
+
   it("A cannot add themselves to B's project", () =>
     refused(`INSERT INTO user_projects (user_id, project_id) VALUES ('${A}', '${ids.projectB}')`));
 

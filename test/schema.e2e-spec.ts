@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { migrate } from '../src/database/migrator.js';
+import { cp, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { migrate, MIGRATIONS_DIR, readMigrations } from '../src/database/migrator.js';
 import type { SqlExecutor } from '../src/database/sql-executor.js';
 import { createTestApp, DATABASE_KIND, openEmptyDatabase, type TestApp } from './support/test-app.js';
 
@@ -147,11 +150,89 @@ describe(`schema: triggers and foreign keys (${DATABASE_KIND})`, () => {
     ).toBe(0);
   });
 
+  it("a message carries its session's owner: filled in when left out, refused when it names anyone else", async () => {
+    const id = await newSession();
+    const stranger = randomUUID();
+    await t.sql.query(`INSERT INTO users (user_id) VALUES ($1)`, [stranger]);
+    await t.sql.query(`INSERT INTO chat_messages (session_id, role, content) VALUES ($1, 'user', 'mine')`, [
+      id,
+    ]);
+    await t.sql.query(
+      `INSERT INTO chat_messages (session_id, user_id, role, content) VALUES ($1, $2, 'user', 'named')`,
+      [id, user],
+    );
+    expect(
+      await count(
+        t.sql,
+        `SELECT count(*) FROM chat_messages WHERE session_id = '${id}' AND user_id = '${user}'`,
+      ),
+    ).toBe(2);
+    await expect(
+      t.sql.query(
+        `INSERT INTO chat_messages (session_id, user_id, role, content) VALUES ($1, $2, 'user', 'forged')`,
+        [id, stranger],
+      ),
+    ).rejects.toThrow(/foreign key/);
+    await expect(
+      t.sql.query(`INSERT INTO chat_messages (session_id, role, content) VALUES ($1, 'user', 'lost')`, [
+        randomUUID(),
+      ]),
+    ).rejects.toThrow(/null value|not-null/);
+    // A session that changes hands takes its messages with it.
+    await t.sql.query(`INSERT INTO user_projects (user_id, project_id) VALUES ($1, $2)`, [stranger, project]);
+    await t.sql.query(`UPDATE sessions SET user_id = $2 WHERE session_id = $1`, [id, stranger]);
+    expect(
+      await count(
+        t.sql,
+        `SELECT count(*) FROM chat_messages WHERE session_id = '${id}' AND user_id = '${stranger}'`,
+      ),
+    ).toBe(2);
+  });
+
   it('a message role outside user/assistant/system is refused', async () => {
     const id = await newSession();
     await expect(
       t.sql.query(`INSERT INTO chat_messages (session_id, role, content) VALUES ($1, 'tool', 'x')`, [id]),
     ).rejects.toThrow(/check constraint/);
+  });
+});
+
+describe(`schema: the message-owner migration on a database with history (${DATABASE_KIND})`, () => {
+  it("fills every message's user_id from its session and leaves updated_at as it was", async () => {
+    const db = await openEmptyDatabase();
+    try {
+      const all = await readMigrations();
+      const last = all.findIndex((m) => m.name.endsWith('_message_owner'));
+      expect(last).toBeGreaterThan(0);
+      const dir = await mkdtemp(join(tmpdir(), 'parley-migrations-'));
+      for (const m of all.slice(0, last))
+        await cp(join(MIGRATIONS_DIR, m.name), join(dir, m.name), { recursive: true });
+      await migrate(db.sql, dir);
+      const [a, b] = [randomUUID(), randomUUID()];
+      await db.sql.exec(`
+        INSERT INTO users (user_id) VALUES ('${a}'), ('${b}');
+        INSERT INTO sessions (session_id, user_id) VALUES ('${a}', '${a}'), ('${b}', '${b}');
+        INSERT INTO chat_messages (session_id, role, content, created_at, updated_at) VALUES
+          ('${a}', 'user', 'one', '2025-01-01T10:00:00Z', '2025-01-01T10:00:00Z'),
+          ('${a}', 'assistant', 'two', '2025-01-01T10:00:01Z', '2025-01-01T10:00:02Z'),
+          ('${b}', 'user', 'three', '2025-02-01T10:00:00Z', '2025-02-01T10:00:00Z');`);
+
+      expect((await migrate(db.sql)).applied).toEqual([
+        all[last].name,
+        ...all.slice(last + 1).map((m) => m.name),
+      ]);
+      const rows = await db.sql.query<{ session_id: string; user_id: string; updated_at: string }>(
+        `SELECT session_id, user_id, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS updated_at
+           FROM chat_messages ORDER BY seq`,
+      );
+      expect(rows).toEqual([
+        { session_id: a, user_id: a, updated_at: '2025-01-01 10:00:00' },
+        { session_id: a, user_id: a, updated_at: '2025-01-01 10:00:02' },
+        { session_id: b, user_id: b, updated_at: '2025-02-01 10:00:00' },
+      ]);
+    } finally {
+      await db.close();
+    }
   });
 });
 

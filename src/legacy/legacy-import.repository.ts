@@ -408,10 +408,10 @@ export class LegacyImportRepository {
             SET session_id = b.session_id, user_id = b.owner_id
            FROM pg_temp.legacy_import_batch b
           WHERE t.project_id = b.project_id AND ${UNATTRIBUTED('t')} AND b.skip_reason IS NULL
-         RETURNING t.project_id, t.session_id, t.turn_id, t.created_at, t.user_text, t.assistant_text
+         RETURNING t.project_id, t.session_id, t.user_id, t.turn_id, t.created_at, t.user_text, t.assistant_text
        ), written AS (
-         INSERT INTO chat_messages (session_id, turn_id, role, content, metadata, created_at, updated_at)
-         SELECT l.session_id, l.turn_id, m.role, m.content, $1::jsonb, l.created_at, l.created_at
+         INSERT INTO chat_messages (session_id, user_id, turn_id, role, content, metadata, created_at, updated_at)
+         SELECT l.session_id, l.user_id, l.turn_id, m.role, m.content, $1::jsonb, l.created_at, l.created_at
            FROM linked l
           CROSS JOIN LATERAL (VALUES (1, 'user', l.user_text), (2, 'assistant', l.assistant_text))
                 AS m(side, role, content)
