@@ -1,13 +1,14 @@
 import helmet from '@fastify/helmet';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
 import { createRootLogger, logRequestCompleted, PinoNestLogger, routeOf } from './common/logging.js';
+import { installRequestTimeout, TimeoutAwareFastifyAdapter } from './common/request-timeout.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/app-config.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -73,7 +74,7 @@ export async function createApp(
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
   const logger = createRootLogger(config, options.logDestination);
-  const adapter = new FastifyAdapter({
+  const adapter = new TimeoutAwareFastifyAdapter({
     loggerInstance: logger,
     // One access line per request is written by logRequestCompleted (onResponse below), not by Fastify.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
@@ -120,6 +121,8 @@ export async function createApp(
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
+  // Non-streaming requests still unanswered after REQUEST_TIMEOUT_MS get a 503 (src/common/request-timeout.ts).
+  installRequestTimeout(fastify, config.REQUEST_TIMEOUT_MS);
   const metrics = app.get(MetricsService);
   fastify.addHook('onResponse', async (request, reply) => {
     logRequestCompleted(request, reply);

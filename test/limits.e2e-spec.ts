@@ -158,6 +158,48 @@ describe(`abuse limits (${DATABASE_KIND})`, () => {
     expect(elapsed).toBeLessThan(4400);
   });
 
+  it('the handler of a timed-out request finishes quietly: its answer is dropped, never sent twice, no warning', async () => {
+    const quiet = await createOpsTestApp({
+      LOG_LEVEL: 'warn',
+      REQUEST_TIMEOUT_MS: '1500',
+      DB_CONNECT_TIMEOUT_MS: '10000',
+    });
+    try {
+      const user = await insertUser(quiet.sql);
+      const database = quiet.app.get(DatabaseService);
+      const response = await holdUserRow(database, user.id, 2500, () =>
+        quiet.app.inject({
+          method: 'PATCH',
+          url: '/api/v1/users/me',
+          headers: user.headers,
+          payload: { display_name: 'late' },
+        }),
+      );
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['x-request-id']).toBe(response.json<{ request_id: string }>().request_id);
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+      const name = async () =>
+        (
+          await quiet.sql.query<{ display_name: string }>(
+            'SELECT display_name FROM users WHERE user_id = $1',
+            [user.id],
+          )
+        )[0].display_name;
+      if (database.kind === 'postgres') {
+        // The row is free again: the handler's transaction goes through (its work is not cancelled).
+        for (let i = 0; i < 50 && (await name()) !== 'late'; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        expect(await name()).toBe('late');
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      expect(quiet.logs.raw.filter((line) => /already sent|FST_ERR_REP_ALREADY_SENT/i.test(line))).toEqual(
+        [],
+      );
+    } finally {
+      await quiet.close();
+    }
+  });
+
   it('security headers on every response, with a content security policy Swagger UI works under', async () => {
     const api = await t.app.inject({ method: 'GET', url: '/health/live' });
     expect(api.headers['x-content-type-options']).toBe('nosniff');

@@ -1,15 +1,15 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
-import { RequestTimeoutInterceptor } from '../common/request-timeout.interceptor.js';
+import { APP_GUARD } from '@nestjs/core';
 import type { AppConfig } from '../config/app-config.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
 import { RateLimitStorage } from './rate-limit.storage.js';
 import { StreamLimiter } from './stream-limiter.js';
 
 /**
- * Abuse limits: per-caller rate limits (RateLimitGuard), the request timeout, and the cap on open streams
- * (StreamLimiter, exported for the chat routes). Import it after AuthModule: global guards run in
- * registration order, and the rate limit counts the caller that AuthGuard resolved.
+ * Abuse limits: per-caller rate limits (RateLimitGuard) and the cap on open streams (StreamLimiter, exported
+ * for the chat routes); the request timeout is a pair of Fastify hooks (src/common/request-timeout.ts).
+ * Import it after AuthModule: global guards run in registration order, and the rate limit counts the caller
+ * that AuthGuard resolved.
  */
 @Global()
 @Module({})
@@ -29,7 +29,6 @@ export class LimitsModule {
         { provide: RateLimitStorage, useValue: storage },
         StreamLimiter,
         { provide: APP_GUARD, useClass: RateLimitGuard },
-        { provide: APP_INTERCEPTOR, useClass: RequestTimeoutInterceptor },
       ],
       exports: [StreamLimiter],
     };

@@ -4,7 +4,7 @@ import { SkipRateLimit } from '../limits/rate-limit.guard.js';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/auth.decorators.js';
 import { ApiErrors, ApiPublic } from '../common/api-docs.js';
-import { NoRequestTimeout } from '../common/request-timeout.interceptor.js';
+import { NoRequestTimeout } from '../common/request-timeout.js';
 import { MetricsService } from './metrics.service.js';
 
 /** Prometheus scrape endpoint. Public like the health checks: keep it off the internet at the proxy. */
