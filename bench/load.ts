@@ -63,6 +63,37 @@ export function median(values: number[]): number {
   return finite.length % 2 === 1 ? finite[mid] : (finite[mid - 1] + finite[mid]) / 2;
 }
 
+/** The figures of one round from its 2xx latencies (ms) and what the meters measured over it. */
+export function loadStats(
+  latencies: number[],
+  round: {
+    failed: number;
+    statuses: Record<string, number>;
+    durationSec: number;
+    rssMaxMb: number | null;
+    used: { serverMs: number | null; dbMs: number | null };
+  },
+): LoadStats {
+  const sorted = Float64Array.from(latencies).sort();
+  const ok = latencies.length;
+  const { used } = round;
+  return {
+    rps: ok / round.durationSec,
+    ok,
+    failed: round.failed,
+    statuses: round.statuses,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    mean: ok ? latencies.reduce((a, b) => a + b, 0) / ok : NaN,
+    max: ok ? sorted[sorted.length - 1] : NaN,
+    durationSec: round.durationSec,
+    rssMaxMb: round.rssMaxMb,
+    cpuMsPerRequest: used.serverMs !== null && ok > 0 ? used.serverMs / ok : null,
+    dbCpuMsPerRequest: used.dbMs !== null && ok > 0 ? used.dbMs / ok : null,
+  };
+}
+
 export async function runLoad(options: LoadOptions): Promise<LoadStats> {
   const latencies: number[] = [];
   const request: AutocannonRequest = {
@@ -93,26 +124,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadStats> {
   const elapsed = (performance.now() - started) / 1000;
   const rssMaxMb = rss ? rss.stop() : null;
   const used = cpu.stop();
-  const sorted = Float64Array.from(latencies).sort();
   const statuses: Record<string, number> = {};
   for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = count;
-  const ok = latencies.length;
-  const durationSec = result.duration || elapsed;
-  return {
-    rps: ok / durationSec,
-    ok,
+  return loadStats(latencies, {
     failed: result.non2xx + result.errors + result.timeouts,
     statuses,
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    mean: ok ? latencies.reduce((a, b) => a + b, 0) / ok : NaN,
-    max: ok ? sorted[sorted.length - 1] : NaN,
-    durationSec,
+    durationSec: result.duration || elapsed,
     rssMaxMb,
-    cpuMsPerRequest: used.serverMs !== null && ok > 0 ? used.serverMs / ok : null,
-    dbCpuMsPerRequest: used.dbMs !== null && ok > 0 ? used.dbMs / ok : null,
-  };
+    used,
+  });
 }
 
 function pickNullable(values: (number | null)[]): number | null {

@@ -7,7 +7,7 @@
  */
 import { Agent, request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { percentile, type LoadStats, type RequestSource } from './load.js';
+import { loadStats, type LoadStats, type RequestSource } from './load.js';
 import { cpuMeter, sampleRss } from './processes.js';
 import { seededRandom } from './random.js';
 
@@ -74,21 +74,5 @@ export async function runOpenLoop(options: {
   agent.destroy();
   const used = cpu.stop();
   const rssMaxMb = rss ? rss.stop() : null;
-  const sorted = Float64Array.from(latencies).sort();
-  const ok = latencies.length;
-  return {
-    rps: ok / elapsed,
-    ok,
-    failed,
-    statuses,
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    mean: ok ? latencies.reduce((a, b) => a + b, 0) / ok : NaN,
-    max: ok ? sorted[sorted.length - 1] : NaN,
-    durationSec: elapsed,
-    rssMaxMb,
-    cpuMsPerRequest: used.serverMs !== null && ok > 0 ? used.serverMs / ok : null,
-    dbCpuMsPerRequest: used.dbMs !== null && ok > 0 ? used.dbMs / ok : null,
-  };
+  return loadStats(latencies, { failed, statuses, durationSec: elapsed, rssMaxMb, used });
 }
