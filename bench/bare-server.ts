@@ -18,6 +18,7 @@ import pg from 'pg';
 import { buildContext, type StoredMessage } from '../src/chat/chat-context.js';
 import { BUILTIN_MODEL_ID, composeBuiltinReply } from '../src/chat/builtin-model.js';
 import { EnvironmentVariables } from '../src/config/app-config.js';
+import { RAW_SQL_TYPES } from '../src/database/timestamps.js';
 import {
   APP_ROLE,
   CONTEXT,
@@ -56,6 +57,11 @@ const pool = new pg.Pool({
     ? { statement_timeout: statementTimeout, query_timeout: statementTimeout + 1000 }
     : {}),
   keepAlive: true,
+  // Timestamps as Parley's raw-SQL paths read them (src/database/timestamps.ts): UTC text to the millisecond.
+  types: RAW_SQL_TYPES,
+});
+pool.on('connect', (client) => {
+  client.query(`SET TIME ZONE 'UTC'`).catch(() => undefined);
 });
 
 /** One transaction as the caller, like DatabaseService.asUser(). */
@@ -100,8 +106,8 @@ interface UserRow {
   email: string | null;
   display_name: string | null;
   avatar_url: string | null;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
 app.get('/api/v1/users/me', async (request) => {
@@ -126,9 +132,9 @@ interface SessionRow {
   user_id: string;
   project_id: string | null;
   title: string | null;
-  created_at: Date;
-  updated_at: Date;
-  last_message_at: Date;
+  created_at: string;
+  updated_at: string;
+  last_message_at: string;
   is_active: boolean;
   message_count: number;
   last_message_preview: string | null;
@@ -153,8 +159,8 @@ interface MessageRow {
   role: string;
   content: string;
   metadata: unknown;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
 function intParam(value: unknown, name: string, fallback: number, min: number, max: number): number {

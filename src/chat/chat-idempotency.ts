@@ -49,23 +49,9 @@ export function requestHash(request: { text: string; sessionId?: string; project
     .digest('hex');
 }
 
-function reviveMessage(m: MessageRecord): MessageRecord {
-  return { ...m, createdAt: new Date(m.createdAt), updatedAt: new Date(m.updatedAt) };
-}
-
-function reviveReply(stored: unknown): ChatReply {
-  const r = stored as ChatReply;
-  return {
-    session: {
-      ...r.session,
-      createdAt: new Date(r.session.createdAt),
-      updatedAt: new Date(r.session.updatedAt),
-      lastMessageAt: new Date(r.session.lastMessageAt),
-    },
-    sessionCreated: r.sessionCreated,
-    userMessage: reviveMessage(r.userMessage),
-    assistantMessage: reviveMessage(r.assistantMessage),
-  };
+/** A stored reply as it was answered: JSON keeps everything a ChatReply holds (timestamps are ISO text). */
+function storedReply(stored: unknown): ChatReply {
+  return stored as ChatReply;
 }
 
 /**
@@ -125,7 +111,7 @@ export class ChatIdempotency implements OnModuleInit, OnModuleDestroy {
         );
       }
       const state = row.state;
-      if (state?.state === 'completed') return { kind: 'replay', reply: reviveReply(state.reply) };
+      if (state?.state === 'completed') return { kind: 'replay', reply: storedReply(state.reply) };
       const abandoned =
         !state || (state.state === 'running' && Date.now() - Date.parse(state.started_at) > this.leaseMs);
       if (state?.state === 'failed' || abandoned) {

@@ -108,8 +108,10 @@ export class ChatAssistantMessageDto {
   /** The reply; partial when finish_reason is `error`, `aborted` or `shutdown`. */
   content: string;
   metadata: ChatReplyMetadataDto;
-  created_at: Date;
-  updated_at: Date;
+  @ApiProperty({ type: String, format: 'date-time' })
+  created_at: string;
+  @ApiProperty({ type: String, format: 'date-time' })
+  updated_at: string;
 }
 
 /** The JSON answer of POST /api/v1/chat (`Accept: application/json` or `?stream=false`). */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { sqlOf, type Tx } from '../database/database.service.js';
+import { apiTimestamp } from '../database/timestamps.js';
 import type { SqlExecutor } from '../database/sql-executor.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { MessageRecord, MessageRole } from '../messages/messages.repository.js';
@@ -125,7 +126,15 @@ export class ChatRepository {
         updatedAt: true,
       },
     });
-    return row as MessageRecord | null;
+    if (!row) return null;
+    const { createdAt, updatedAt, ...rest } = row;
+    return {
+      ...rest,
+      role: rest.role as MessageRecord['role'],
+      metadata: rest.metadata as MessageRecord['metadata'],
+      createdAt: apiTimestamp(createdAt),
+      updatedAt: apiTimestamp(updatedAt),
+    };
   }
 
   // ---------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import { APP_CONFIG } from '../config/config.tokens.js';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.js';
 import { migrate } from './migrator.js';
 import { pgExecutor, pgliteExecutor, type SqlExecutor } from './sql-executor.js';
+import { apiTimestamp, RAW_SQL_TYPES } from './timestamps.js';
 
 /** A Prisma client bound to one transaction that runs under a caller's row-level-security context. */
 export type Tx = Prisma.TransactionClient;
@@ -27,7 +28,8 @@ const rawSql = new WeakMap<object, TxSql>();
  * and row-level-security context as `tx`, without Prisma's query pipeline, which costs more CPU than a hot
  * read's query itself (docs/performance.md). For hot paths. Rows come from pg on PostgreSQL and from
  * Prisma's $queryRawUnsafe on the embedded database: cast bigint and numeric results to int or text in the
- * SQL so that both give the same JavaScript types.
+ * SQL so that both give the same JavaScript types. timestamptz columns come back as the API's ISO text
+ * (timestamps.ts) on both.
  */
 export function sqlOf(tx: Tx): TxSql {
   const sql = rawSql.get(tx);
@@ -101,6 +103,13 @@ export class DatabaseService implements OnApplicationShutdown {
         keepAlive: true,
       });
       this.pool.on('error', (error) => this.logger.warn(`idle database connection failed: ${error.message}`));
+      // Timestamps print in UTC on every pooled connection, the form timestamps.ts turns into API text
+      // without a Date. Queued before the connection's first query; a failure only costs that fast path.
+      this.pool.on('connect', (connection) => {
+        connection.query(`SET TIME ZONE 'UTC'`).catch((error: Error) => {
+          this.logger.warn(`could not set the connection's time zone to UTC: ${error.message}`);
+        });
+      });
       this.pool.on('remove', (connection) => this.unbind(connection));
       this.executor = pgExecutor(this.pool);
       this.client = new PrismaClient({
@@ -200,7 +209,10 @@ export class DatabaseService implements OnApplicationShutdown {
     if (!this.pool) {
       return this.prisma.$transaction(async (tx) => {
         await tx.$queryRawUnsafe(context, ...params);
-        rawSql.set(tx, { query: (text, values = []) => tx.$queryRawUnsafe(text, ...values) });
+        rawSql.set(tx, {
+          query: async <R>(text: string, values: unknown[] = []) =>
+            (await tx.$queryRawUnsafe<Record<string, unknown>[]>(text, ...values)).map(datesToText) as R[],
+        });
         return work(tx);
       });
     }
@@ -242,7 +254,9 @@ export class DatabaseService implements OnApplicationShutdown {
       client = new PrismaClient({ adapter: new PrismaPg(new ConnectionBoundPool(connection)) });
       this.bound.set(connection, client);
       this.boundClients.add(client);
-      rawSql.set(client, { query: async (text, values) => (await connection.query(text, values)).rows });
+      rawSql.set(client, {
+        query: async (text, values) => (await connection.query({ text, values, types: RAW_SQL_TYPES })).rows,
+      });
     }
     return client;
   }
@@ -280,4 +294,13 @@ export class DatabaseService implements OnApplicationShutdown {
     this.pool = undefined;
     this.pglite = undefined;
   }
+}
+
+/** The embedded database's raw rows, with timestamps as the API's text like pg's RAW_SQL_TYPES give them. */
+function datesToText(row: Record<string, unknown>): Record<string, unknown> {
+  for (const key in row) {
+    const value = row[key];
+    if (value instanceof Date) row[key] = apiTimestamp(value);
+  }
+  return row;
 }

@@ -57,8 +57,10 @@ export class MessageResponseDto {
   /** Free-form JSON object (for example the model and token usage of an assistant reply), or null. */
   @ApiProperty({ type: 'object', additionalProperties: true, nullable: true })
   metadata: Record<string, unknown> | null;
-  created_at: Date;
-  updated_at: Date;
+  @ApiProperty({ type: String, format: 'date-time' })
+  created_at: string;
+  @ApiProperty({ type: String, format: 'date-time' })
+  updated_at: string;
 }
 
 export class MessagePageResponseDto {

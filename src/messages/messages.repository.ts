@@ -12,8 +12,9 @@ export interface MessageRecord {
   role: MessageRole;
   content: string;
   metadata: Record<string, unknown> | null;
-  createdAt: Date;
-  updatedAt: Date;
+  /** ISO 8601 in UTC to the millisecond (database/timestamps.ts). */
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface NewMessage {
@@ -51,8 +52,8 @@ interface MessageRow {
   role: MessageRole;
   content: string;
   metadata: Record<string, unknown> | null;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
 /** SQL for chat_messages. Inserting moves the session's counters through the table's trigger. */

@@ -10,7 +10,7 @@ const SESSION_ID = '33333333-3333-4333-8333-333333333333';
 const M1 = 'aaaaaaaa-0000-4000-8000-000000000001';
 
 const message = (id: string): MessageRecord => {
-  const at = new Date('2026-11-26T00:00:00Z');
+  const at = '2026-11-26T00:00:00.000Z';
   return {
     messageId: id,
     sessionId: SESSION_ID,
@@ -24,7 +24,7 @@ const message = (id: string): MessageRecord => {
 };
 
 function session(fields: Partial<SessionRecord> = {}): SessionRecord {
-  const at = new Date('2026-11-26T00:00:00Z');
+  const at = '2026-11-26T00:00:00.000Z';
   return {
     sessionId: SESSION_ID,
     userId: CALLER.userId,

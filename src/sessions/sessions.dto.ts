@@ -99,9 +99,12 @@ export class SessionResponseDto {
   /** The first 200 characters of the newest message; null when there are none. */
   last_message_preview: string | null;
   /** When the newest message was written (the creation time while the session is empty). */
-  last_message_at: Date;
-  created_at: Date;
-  updated_at: Date;
+  @ApiProperty({ type: String, format: 'date-time' })
+  last_message_at: string;
+  @ApiProperty({ type: String, format: 'date-time' })
+  created_at: string;
+  @ApiProperty({ type: String, format: 'date-time' })
+  updated_at: string;
 }
 
 export class SessionListResponseDto {

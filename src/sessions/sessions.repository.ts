@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { sqlOf, type Tx } from '../database/database.service.js';
+import { apiTimestamp } from '../database/timestamps.js';
 import type { SessionCursor } from './session-cursor.js';
 
 export interface SessionRecord {
@@ -7,13 +8,21 @@ export interface SessionRecord {
   userId: string;
   projectId: string | null;
   title: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-  lastMessageAt: Date;
+  /** Timestamps: ISO 8601 in UTC to the millisecond (database/timestamps.ts). */
+  createdAt: string;
+  updatedAt: string;
+  lastMessageAt: string;
   isActive: boolean;
   messageCount: number;
   lastMessagePreview: string | null;
 }
+
+/** What Prisma returns for SESSION_SELECT. */
+export type SessionRecordWithDates = Omit<SessionRecord, 'createdAt' | 'updatedAt' | 'lastMessageAt'> & {
+  createdAt: Date;
+  updatedAt: Date;
+  lastMessageAt: Date;
+};
 
 export const SESSION_SELECT = {
   sessionId: true,
@@ -66,9 +75,9 @@ interface SessionListRow {
   user_id: string;
   project_id: string | null;
   title: string | null;
-  created_at: Date;
-  updated_at: Date;
-  last_message_at: Date;
+  created_at: string;
+  updated_at: string;
+  last_message_at: string;
   is_active: boolean;
   message_count: number;
   last_message_preview: string | null;
@@ -86,7 +95,7 @@ export class SessionsRepository {
     tx: Tx,
     fields: { userId: string; projectId: string; title: string | null },
   ): Promise<SessionRecord> {
-    return tx.session.create({ data: fields, select: SESSION_SELECT });
+    return tx.session.create({ data: fields, select: SESSION_SELECT }).then(fromPrisma);
   }
 
   /** The session if the caller owns it (RLS hides everyone else's). Raw SQL: on every message page and chat. */
@@ -169,5 +178,15 @@ function toRecord(row: SessionRow): SessionRecord {
     isActive: row.is_active,
     messageCount: row.message_count,
     lastMessagePreview: row.last_message_preview,
+  };
+}
+
+/** A session read through Prisma (Dates) as a SessionRecord (the API's timestamp text). */
+export function fromPrisma(session: SessionRecordWithDates): SessionRecord {
+  return {
+    ...session,
+    createdAt: apiTimestamp(session.createdAt),
+    updatedAt: apiTimestamp(session.updatedAt),
+    lastMessageAt: apiTimestamp(session.lastMessageAt),
   };
 }

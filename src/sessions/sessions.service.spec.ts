@@ -12,7 +12,7 @@ const SESSION_ID = '33333333-3333-4333-8333-333333333333';
 const PROJECT_ID = '44444444-4444-4444-8444-444444444444';
 
 function session(fields: Partial<SessionRecord> = {}): SessionRecord {
-  const at = new Date('2026-11-26T00:00:00Z');
+  const at = '2026-11-26T00:00:00.000Z';
   return {
     sessionId: SESSION_ID,
     userId: CALLER.userId,
