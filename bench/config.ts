@@ -33,6 +33,9 @@ export interface BenchConfig {
   durationSec: number;
   /** Seconds per measured round of the flat-with-size and paging-depth points (Parley only). */
   curveDurationSec: number;
+  /** Interleaved rounds of the flat-with-size requests, and seconds per round. */
+  flatRounds: number;
+  flatDurationSec: number;
   /** Seconds of warm-up of each server with every scenario's requests, before the first measurement. */
   globalWarmupSec: number;
   /** Seconds of warm-up per scenario and target, not measured. */
@@ -62,6 +65,8 @@ export function loadBenchConfig(): BenchConfig {
     curveRounds: Math.max(1, Math.round(int('BENCH_CURVE_ROUNDS', 3))),
     durationSec: int('BENCH_DURATION', 2),
     curveDurationSec: int('BENCH_CURVE_DURATION', 3),
+    flatRounds: Math.max(1, Math.round(int('BENCH_FLAT_ROUNDS', 6))),
+    flatDurationSec: int('BENCH_FLAT_DURATION', 2),
     globalWarmupSec: int('BENCH_GLOBAL_WARMUP', 12),
     warmupSec: int('BENCH_WARMUP', 1.5),
     connections: Math.max(1, Math.round(int('BENCH_CONNECTIONS', 32))),

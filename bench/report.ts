@@ -29,6 +29,8 @@ export interface CurvePoint {
   title: string;
   depth: number | null;
   stats: LoadStats;
+  /** Throughput of each round, when the point was measured in rounds interleaved with others. */
+  roundRps?: number[];
 }
 
 export interface TargetResult {
@@ -123,6 +125,8 @@ export function markdown(report: RunReport): string {
     globalWarmupSec: number;
     durationSec: number;
     curveDurationSec: number;
+    flatRounds: number;
+    flatDurationSec: number;
     warmupSec: number;
     connections: number;
     poolMax: number;
@@ -154,8 +158,9 @@ export function markdown(report: RunReport): string {
     `- Each scenario: ${s.warmupSec} s warm-up per target, then ${s.rounds} rounds of ${s.durationSec} s alternating ` +
       `Parley and the bare server; medians of the rounds. ${s.connections} connections; both servers use a pool of ` +
       `${s.poolMax} PostgreSQL connections; pgbench runs the same transaction on ${s.poolMax} connections ` +
-      `(${s.curveRounds} rounds of ${s.curveDurationSec} s). Flat-with-size, depth and many-users points: Parley only, ` +
-      `${s.curveRounds} rounds of ${s.curveDurationSec} s. Before the first scenario each server was warmed up for ` +
+      `(${s.curveRounds} rounds of ${s.curveDurationSec} s). Flat with size: Parley only, ${s.flatRounds} rounds of ` +
+      `${s.flatDurationSec} s, each round running every request of the table in turn, ratios the median of the ` +
+      `per-round ratios. Depth and many-users points: Parley only, ${s.curveRounds} rounds of ${s.curveDurationSec} s. Before the first scenario each server was warmed up for ` +
       `${s.globalWarmupSec} s with every scenario's requests.`,
   );
   out.push(`- Parley idle RSS ${n0(report.parleyIdleRssMb)} MB.`);
@@ -181,7 +186,9 @@ export function markdown(report: RunReport): string {
   out.push('');
 
   if (report.flat.length > 0 || report.cursorCurve.length > 0) {
-    out.push('Flat with size (Parley only; cost = 1 / throughput at the same concurrency):');
+    out.push(
+      'Flat with size (Parley only, rounds interleaved; cost = 1 / throughput at the same concurrency):',
+    );
     out.push('');
     out.push(
       '| Request | req/s | p50 (ms) | p99 (ms) | Server CPU per request (ms) | PostgreSQL CPU per request (ms) |',
