@@ -19,6 +19,11 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return undefined;
 }
 
+async function metricsOf(t: OpsTestApp): Promise<string> {
+  const response = await t.app.inject({ method: 'GET', url: '/metrics' });
+  return response.body;
+}
+
 describe(`metrics and logs (${DATABASE_KIND})`, () => {
   let t: OpsTestApp;
   beforeAll(async () => {
@@ -65,6 +70,36 @@ describe(`metrics and logs (${DATABASE_KIND})`, () => {
       expect(max ?? 0).toBe(0);
     }
   });
+
+  (DATABASE_KIND === 'postgres' ? it : it.skip)(
+    'keeps DB_POOL_MIN connections through idle time and closes the rest after DB_POOL_IDLE_TIMEOUT_MS',
+    async () => {
+      // The same JWT_SECRET: passport's strategies are process-wide, and the other tests here sign with it.
+      const pooled = await createOpsTestApp({
+        JWT_SECRET: SECRET,
+        DB_POOL_MAX: '4',
+        DB_POOL_MIN: '2',
+        DB_POOL_IDLE_TIMEOUT_MS: '1000',
+      });
+      try {
+        const user = await createUser(pooled.app);
+        const connections = () =>
+          metricsOf(pooled).then((text) => sample(text, 'parley_db_pool_connections'));
+        // Concurrent requests make the pool open more than DB_POOL_MIN connections...
+        await Promise.all(
+          Array.from({ length: 12 }, () =>
+            pooled.app.inject({ method: 'GET', url: '/api/v1/sessions', headers: user.headers }),
+          ),
+        );
+        expect(await connections()).toBeGreaterThan(2);
+        // ...and once they have sat idle for DB_POOL_IDLE_TIMEOUT_MS, DB_POOL_MIN of them are left.
+        await new Promise((resolve) => setTimeout(resolve, 1800));
+        expect(await connections()).toBe(2);
+      } finally {
+        await pooled.close();
+      }
+    },
+  );
 
   it('open streams, chat tokens and provider calls come from the helpers features call', async () => {
     const service = t.app.get(MetricsService);

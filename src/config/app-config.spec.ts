@@ -8,6 +8,9 @@ describe('loadConfig', () => {
     expect(config.PGLITE_DATA_DIR).toBe('.parley-data');
     expect(config.AUTH_HEADER_ENABLED).toBe(true);
     expect(config.LLM_PROVIDER).toBe('builtin');
+    // Every pooled connection stays open once opened; idle ones above DB_POOL_MIN close after a minute.
+    expect(config.DB_POOL_MIN).toBeUndefined();
+    expect(config.DB_POOL_IDLE_TIMEOUT_MS).toBe(60000);
   });
 
   it('accepts header mode off with only an identity provider (JWKS) configured', () => {
@@ -47,6 +50,9 @@ describe('loadConfig', () => {
     [{ SHUTDOWN_GRACE_MS: '10' }, /SHUTDOWN_GRACE_MS/],
     [{ RATE_LIMIT_MAX: '0' }, /RATE_LIMIT_MAX/],
     [{ DB_STATEMENT_TIMEOUT_MS: 'soon' }, /DB_STATEMENT_TIMEOUT_MS/],
+    [{ DB_POOL_MIN: '-1' }, /DB_POOL_MIN/],
+    [{ DB_POOL_MAX: '5', DB_POOL_MIN: '6' }, /DB_POOL_MIN \(6\) must not exceed DB_POOL_MAX \(5\)/],
+    [{ DB_POOL_IDLE_TIMEOUT_MS: '10' }, /DB_POOL_IDLE_TIMEOUT_MS/],
   ])('rejects %j with a message naming the variable', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(name);

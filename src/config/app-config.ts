@@ -64,6 +64,26 @@ export class EnvironmentVariables {
   @Max(500)
   DB_POOL_MAX = 10;
 
+  /**
+   * Pooled connections kept open however long they sit idle (default: all of them, DB_POOL_MAX). A
+   * connection the pool has to open again costs a new PostgreSQL backend with cold caches: a burst of
+   * requests after a quiet spell waited for that (p99 80-120 ms instead of 10-25 ms, docs/performance.md).
+   */
+  @Transform(emptyToUndefined)
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(500)
+  DB_POOL_MIN?: number;
+
+  /** How long a connection above DB_POOL_MIN may sit idle before the pool closes it. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(86400000)
+  DB_POOL_IDLE_TIMEOUT_MS = 60000;
+
   /** Longest a single SQL statement may run (PostgreSQL statement_timeout, and the client's own wait). */
   @Transform(toInt)
   @IsInt()
@@ -311,6 +331,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const reason = Object.values(first.constraints ?? {})[0] ?? 'is invalid';
     throw new ConfigError(
       `Invalid configuration: ${reason} (got ${JSON.stringify(present[first.property] ?? null)})`,
+    );
+  }
+  if (config.DB_POOL_MIN !== undefined && config.DB_POOL_MIN > config.DB_POOL_MAX) {
+    throw new ConfigError(
+      `Invalid configuration: DB_POOL_MIN (${config.DB_POOL_MIN}) must not exceed DB_POOL_MAX (${config.DB_POOL_MAX})`,
     );
   }
   if (config.LLM_PROVIDER === 'openai-compatible' && !config.LLM_BASE_URL) {

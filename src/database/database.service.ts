@@ -97,6 +97,8 @@ export class DatabaseService implements OnApplicationShutdown {
       this.pool = new pg.Pool({
         connectionString: this.config.DATABASE_URL,
         max: this.config.DB_POOL_MAX,
+        min: this.config.DB_POOL_MIN ?? this.config.DB_POOL_MAX,
+        idleTimeoutMillis: this.config.DB_POOL_IDLE_TIMEOUT_MS,
         connectionTimeoutMillis: this.config.DB_CONNECT_TIMEOUT_MS,
         statement_timeout: this.config.DB_STATEMENT_TIMEOUT_MS,
         query_timeout: this.config.DB_STATEMENT_TIMEOUT_MS + 1000,
