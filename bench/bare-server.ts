@@ -14,6 +14,7 @@
 import Fastify, { type FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
 import pg from 'pg';
 import { buildContext, type StoredMessage } from '../src/chat/chat-context.js';
 import { BUILTIN_MODEL_ID, composeBuiltinReply } from '../src/chat/builtin-model.js';
@@ -32,6 +33,9 @@ import {
   UPDATE_SESSION,
   USER_BY_ID,
 } from './queries.js';
+
+// Parley's runtime settings (src/main.ts): V8's allocation-site pretenuring off.
+setFlagsFromString('--no-allocation-site-pretenuring');
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -52,6 +56,9 @@ const statementTimeout = Number(process.env.STATEMENT_TIMEOUT_MS ?? 10000);
 const pool = new pg.Pool({
   connectionString: process.env.BARE_DATABASE_URL,
   max: Number(process.env.POOL_MAX ?? 10),
+  // Parley's defaults (DB_POOL_MIN = DB_POOL_MAX, DB_POOL_IDLE_TIMEOUT_MS): opened connections stay open.
+  min: Number(process.env.POOL_MAX ?? 10),
+  idleTimeoutMillis: 60000,
   connectionTimeoutMillis: 3000,
   ...(statementTimeout > 0
     ? { statement_timeout: statementTimeout, query_timeout: statementTimeout + 1000 }

@@ -33,6 +33,8 @@ export interface BenchConfig {
   durationSec: number;
   /** Seconds per measured round of the flat-with-size and paging-depth points (Parley only). */
   curveDurationSec: number;
+  /** Rounds of the many-users test (each: 1 connection, then 64 at its rate, on both servers). */
+  manyRounds: number;
   /** Interleaved rounds of the flat-with-size requests, and seconds per round. */
   flatRounds: number;
   flatDurationSec: number;
@@ -65,6 +67,7 @@ export function loadBenchConfig(): BenchConfig {
     curveRounds: Math.max(1, Math.round(int('BENCH_CURVE_ROUNDS', 3))),
     durationSec: int('BENCH_DURATION', 2),
     curveDurationSec: int('BENCH_CURVE_DURATION', 3),
+    manyRounds: Math.max(1, Math.round(int('BENCH_MANY_ROUNDS', 5))),
     flatRounds: Math.max(1, Math.round(int('BENCH_FLAT_ROUNDS', 6))),
     flatDurationSec: int('BENCH_FLAT_DURATION', 2),
     globalWarmupSec: int('BENCH_GLOBAL_WARMUP', 12),

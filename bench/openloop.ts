@@ -11,6 +11,68 @@ import { loadStats, type LoadStats, type RequestSource } from './load.js';
 import { cpuMeter, sampleRss } from './processes.js';
 import { seededRandom } from './random.js';
 
+/**
+ * The same client in a closed loop: `connections` callers, each sending its next request when the previous
+ * one has answered. For comparing against runOpenLoop with nothing but the arrival pattern changed.
+ */
+export async function runClosedLoopHttp(options: {
+  url: string;
+  connections: number;
+  durationSec: number;
+  next: RequestSource;
+  pid?: number;
+  database?: string;
+}): Promise<LoadStats> {
+  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
+  const base = new URL(options.url);
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let failed = 0;
+  const rss = options.pid ? sampleRss(options.pid) : null;
+  const cpu = cpuMeter(options.pid, options.database);
+  const start = performance.now();
+  const end = start + options.durationSec * 1000;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      const req = options.next();
+      const sent = performance.now();
+      const r = httpRequest(
+        {
+          host: base.hostname,
+          port: base.port,
+          path: req.path,
+          method: req.method,
+          headers: req.headers,
+          agent,
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => {
+            const status = response.statusCode ?? 0;
+            statuses[status] = (statuses[status] ?? 0) + 1;
+            if (status >= 200 && status < 300) latencies.push(performance.now() - sent);
+            else failed++;
+            resolve();
+          });
+        },
+      );
+      r.on('error', () => {
+        failed++;
+        resolve();
+      });
+      r.end(req.body);
+    });
+  const caller = async () => {
+    while (performance.now() < end) await one();
+  };
+  await Promise.all(Array.from({ length: options.connections }, caller));
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  const used = cpu.stop();
+  const rssMaxMb = rss ? rss.stop() : null;
+  return loadStats(latencies, { failed, statuses, durationSec: elapsed, rssMaxMb, used });
+}
+
 export async function runOpenLoop(options: {
   url: string;
   connections: number;

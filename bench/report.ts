@@ -72,12 +72,17 @@ export interface StreamsResult {
   messagesPersisted: number;
 }
 
-export interface ManyUsersResult {
+export interface ManyUsersFigures {
   one: LoadStats;
   many: LoadStats;
-  manySaturated: LoadStats;
   rate: number;
   p99Ratio: number;
+}
+
+export interface ManyUsersResult extends ManyUsersFigures {
+  manySaturated: LoadStats;
+  /** The bare server under the same protocol, for reference (older results files lack it). */
+  bare?: ManyUsersFigures;
 }
 
 export interface RunReport {
@@ -227,7 +232,11 @@ export function markdown(report: RunReport): string {
     out.push(
       `Many users (list sessions, limit 10, each request as one of 1,000 users): 1 connection ${n0(mu.one.rps)} req/s, ` +
         `p99 ${ms(mu.one.p99)} ms; the same ${n0(mu.rate)} req/s arriving at random (Poisson) over 64 connections: p99 ${ms(mu.many.p99)} ms ` +
-        `(ratio ${n2(mu.p99Ratio)}); 64 connections flat out: ${n0(mu.manySaturated.rps)} req/s, p99 ${ms(mu.manySaturated.p99)} ms.`,
+        `(ratio ${n2(mu.p99Ratio)}); 64 connections flat out: ${n0(mu.manySaturated.rps)} req/s, p99 ${ms(mu.manySaturated.p99)} ms.` +
+        (mu.bare
+          ? ` The bare server under the same protocol, in the same rounds: 1 connection ${n0(mu.bare.one.rps)} req/s, ` +
+            `p99 ${ms(mu.bare.one.p99)} ms; 64 connections p99 ${ms(mu.bare.many.p99)} ms (ratio ${n2(mu.bare.p99Ratio)}).`
+          : ''),
     );
     out.push('');
   }

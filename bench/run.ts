@@ -19,7 +19,7 @@ import { loadBenchConfig, type BenchConfig } from './config.js';
 import { ensureDataset } from './dataset.js';
 import { ANCHOR_DEPTHS, loadFixtures, type Fixtures } from './fixtures.js';
 import { runLoad, summarize, type LoadStats, type RequestSource } from './load.js';
-import { runOpenLoop } from './openloop.js';
+import { runClosedLoopHttp, runOpenLoop } from './openloop.js';
 import { pgbenchAvailable, runPgbench, type PgbenchStats } from './pgbench.js';
 import { freePort, rssMb, startServer, type Server } from './processes.js';
 import {
@@ -27,6 +27,7 @@ import {
   writeIntoDocs,
   type CurvePoint,
   type Machine,
+  type ManyUsersFigures,
   type ManyUsersResult,
   type RunReport,
   type ScenarioResult,
@@ -475,11 +476,18 @@ async function main(): Promise<void> {
 
     if (runMany) {
       log('many users...');
-      manyUsers = await measureManyUsers(config, fixtures, parley);
-      log(
-        `  1 connection p99 ${manyUsers.one.p99.toFixed(2)} ms at ${manyUsers.one.rps.toFixed(0)} req/s; 64 connections ` +
-          `p99 ${manyUsers.many.p99.toFixed(2)} ms at ${manyUsers.rate.toFixed(0)} req/s offered (ratio ${manyUsers.p99Ratio.toFixed(2)})`,
-      );
+      manyUsers = await measureManyUsers(config, fixtures, { parley, bare });
+      const figures: [string, ManyUsersFigures | undefined][] = [
+        ['Parley', manyUsers],
+        ['bare', manyUsers.bare],
+      ];
+      for (const [name, r] of figures) {
+        if (!r) continue;
+        log(
+          `  ${name}: 1 connection p99 ${r.one.p99.toFixed(2)} ms at ${r.one.rps.toFixed(0)} req/s; 64 connections ` +
+            `p99 ${r.many.p99.toFixed(2)} ms at ${r.rate.toFixed(0)} req/s offered (ratio ${r.p99Ratio.toFixed(2)})`,
+        );
+      }
     }
     if (runStreamsTest) {
       try {
@@ -632,7 +640,11 @@ function flatScenarios(f: Fixtures): Scenario[] {
  * openloop.ts), so the p99s compare what concurrency across users costs, not queueing (64 connections flat
  * out on 2 cores queue by Little's law: that figure is reported beside it).
  */
-async function measureManyUsers(config: BenchConfig, f: Fixtures, parley: Server): Promise<ManyUsersResult> {
+async function measureManyUsers(
+  config: BenchConfig,
+  f: Fixtures,
+  targets: { parley: Server; bare: Server },
+): Promise<ManyUsersResult> {
   const source = () => {
     let i = 0;
     return () => {
@@ -641,43 +653,62 @@ async function measureManyUsers(config: BenchConfig, f: Fixtures, parley: Server
       return { method: 'GET' as const, path: '/api/v1/sessions?limit=10', headers: { 'x-user-id': user } };
     };
   };
-  const run = (connections: number, seconds: number, rate?: number) =>
-    runLoad({
-      url: parley.url,
-      connections,
+  // One connection in a closed loop and 64 with random arrivals go through the same HTTP client, so the
+  // two p99s differ by the arrival pattern only.
+  const closed = (server: Server, seconds: number) =>
+    runClosedLoopHttp({
+      url: server.url,
+      connections: 1,
       durationSec: seconds,
       next: source(),
-      pid: parley.pid,
+      pid: server.pid,
       database: config.databaseName,
-      overallRate: rate,
     });
-  const open = (rate: number, seconds: number, seed: number) =>
+  const open = (server: Server, rate: number, seconds: number, seed: number) =>
     runOpenLoop({
-      url: parley.url,
+      url: server.url,
       connections: 64,
       rate,
       durationSec: seconds,
       next: source(),
-      pid: parley.pid,
+      pid: server.pid,
       database: config.databaseName,
       seed,
     });
+  const saturate = (server: Server, seconds: number) =>
+    runLoad({
+      url: server.url,
+      connections: 64,
+      durationSec: seconds,
+      next: source(),
+      pid: server.pid,
+      database: config.databaseName,
+    });
+  const keys = ['parley', 'bare'] as const;
   if (config.warmupSec > 0) {
-    await run(8, config.warmupSec);
-    await open(200, config.warmupSec, 1);
+    for (const key of keys) {
+      await saturate(targets[key], config.warmupSec);
+      await open(targets[key], 200, config.warmupSec, 1);
+    }
   }
-  const one: LoadStats[] = [];
-  const many: LoadStats[] = [];
+  const one = { parley: [] as LoadStats[], bare: [] as LoadStats[] };
+  const many = { parley: [] as LoadStats[], bare: [] as LoadStats[] };
   const saturated: LoadStats[] = [];
-  for (let round = 0; round < config.curveRounds; round++) {
-    const single = await run(1, config.curveDurationSec);
-    one.push(single);
-    many.push(await open(Math.max(1, single.rps), config.curveDurationSec, 42 + round));
-    saturated.push(await run(64, config.curveDurationSec));
+  // The two servers take turns round by round (the same seeds), so outside load falls on both alike.
+  for (let round = 0; round < config.manyRounds; round++) {
+    for (const key of round % 2 === 0 ? keys : [...keys].reverse()) {
+      const single = await closed(targets[key], config.curveDurationSec);
+      one[key].push(single);
+      many[key].push(await open(targets[key], Math.max(1, single.rps), config.curveDurationSec, 42 + round));
+      if (key === 'parley') saturated.push(await saturate(targets.parley, config.curveDurationSec));
+    }
   }
-  const o = summarize(one);
-  const m = summarize(many);
-  return { one: o, many: m, manySaturated: summarize(saturated), rate: o.rps, p99Ratio: m.p99 / o.p99 };
+  const result = (key: 'parley' | 'bare') => {
+    const o = summarize(one[key]);
+    const m = summarize(many[key]);
+    return { one: o, many: m, rate: o.rps, p99Ratio: m.p99 / o.p99 };
+  };
+  return { ...result('parley'), manySaturated: summarize(saturated), bare: result('bare') };
 }
 
 function evaluateTargets(report: RunReport): TargetResult[] {
