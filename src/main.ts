@@ -1,6 +1,6 @@
 /**
  * Parley's entry point (`node dist/src/main.js`). It sets V8's garbage-collector options before any of the
- * application is loaded, then boots it (server.ts).
+ * application is loaded, then boots it (server.ts). The options:
  *
  * Allocation-site pretenuring off: V8 watches which allocation sites' objects survive young-generation
  * collections and starts allocating those straight in the old generation. Under concurrent load a request's
@@ -15,6 +15,9 @@
 import { setFlagsFromString } from 'node:v8';
 
 setFlagsFromString('--no-allocation-site-pretenuring');
+// V8's gc(), for giving a burst of streams' memory back once it is over (limits/burst-memory.ts). Set after
+// the main context exists, so it is reachable only from a new vm context, never as a global.
+setFlagsFromString('--expose-gc');
 
 const { serve } = await import('./server.js');
 serve().catch((error: unknown) => {

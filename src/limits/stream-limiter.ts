@@ -4,6 +4,7 @@ import { ShutdownService } from '../common/shutdown.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { BurstMemoryRelease } from './burst-memory.js';
 
 /** One open stream. Release it exactly when the response has ended (release is idempotent). */
 export interface StreamLease {
@@ -31,6 +32,8 @@ export class StreamLimiter {
   private readonly open = new Map<string, number>();
   private total = 0;
   private idle?: () => void;
+  /** Gives a burst's memory back once it is over (burst-memory.ts). */
+  private readonly memory = new BurstMemoryRelease();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -53,6 +56,7 @@ export class StreamLimiter {
     }
     this.open.set(key, count + 1);
     this.total += 1;
+    this.memory.openStreams(this.total);
     this.metrics.streamOpened();
     let released = false;
     return {
@@ -64,6 +68,7 @@ export class StreamLimiter {
         if (left > 0) this.open.set(key, left);
         else this.open.delete(key);
         this.total -= 1;
+        this.memory.openStreams(this.total);
         this.metrics.streamClosed();
         if (this.total === 0) this.idle?.();
       },
