@@ -11,6 +11,58 @@ import { loadStats, type LoadStats, type RequestSource } from './load.js';
 import { cpuMeter, sampleRss } from './processes.js';
 import { seededRandom } from './random.js';
 
+/** What both loops share: one keep-alive agent, the latencies and statuses, and the server's meters. */
+function recorder(options: { url: string; connections: number; pid?: number; database?: string }) {
+  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
+  const base = new URL(options.url);
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let failed = 0;
+  const rss = options.pid ? sampleRss(options.pid) : null;
+  const cpu = cpuMeter(options.pid, options.database);
+  const start = performance.now();
+  return {
+    start,
+    /** Sends one request; resolves when it has been answered (or failed), latency counted from `since`. */
+    send(req: ReturnType<RequestSource>, since: number): Promise<void> {
+      return new Promise<void>((resolve) => {
+        const r = httpRequest(
+          {
+            host: base.hostname,
+            port: base.port,
+            path: req.path,
+            method: req.method,
+            headers: req.headers,
+            agent,
+          },
+          (response) => {
+            response.resume();
+            response.on('end', () => {
+              const status = response.statusCode ?? 0;
+              statuses[status] = (statuses[status] ?? 0) + 1;
+              if (status >= 200 && status < 300) latencies.push(performance.now() - since);
+              else failed++;
+              resolve();
+            });
+          },
+        );
+        r.on('error', () => {
+          failed++;
+          resolve();
+        });
+        r.end(req.body);
+      });
+    },
+    finish(): LoadStats {
+      const elapsed = (performance.now() - start) / 1000;
+      agent.destroy();
+      const used = cpu.stop();
+      const rssMaxMb = rss ? rss.stop() : null;
+      return loadStats(latencies, { failed, statuses, durationSec: elapsed, rssMaxMb, used });
+    },
+  };
+}
+
 /**
  * The same client in a closed loop: `connections` callers, each sending its next request when the previous
  * one has answered. For comparing against runOpenLoop with nothing but the arrival pattern changed.
@@ -23,54 +75,13 @@ export async function runClosedLoopHttp(options: {
   pid?: number;
   database?: string;
 }): Promise<LoadStats> {
-  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
-  const base = new URL(options.url);
-  const latencies: number[] = [];
-  const statuses: Record<string, number> = {};
-  let failed = 0;
-  const rss = options.pid ? sampleRss(options.pid) : null;
-  const cpu = cpuMeter(options.pid, options.database);
-  const start = performance.now();
-  const end = start + options.durationSec * 1000;
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const req = options.next();
-      const sent = performance.now();
-      const r = httpRequest(
-        {
-          host: base.hostname,
-          port: base.port,
-          path: req.path,
-          method: req.method,
-          headers: req.headers,
-          agent,
-        },
-        (response) => {
-          response.resume();
-          response.on('end', () => {
-            const status = response.statusCode ?? 0;
-            statuses[status] = (statuses[status] ?? 0) + 1;
-            if (status >= 200 && status < 300) latencies.push(performance.now() - sent);
-            else failed++;
-            resolve();
-          });
-        },
-      );
-      r.on('error', () => {
-        failed++;
-        resolve();
-      });
-      r.end(req.body);
-    });
+  const load = recorder(options);
+  const end = load.start + options.durationSec * 1000;
   const caller = async () => {
-    while (performance.now() < end) await one();
+    while (performance.now() < end) await load.send(options.next(), performance.now());
   };
   await Promise.all(Array.from({ length: options.connections }, caller));
-  const elapsed = (performance.now() - start) / 1000;
-  agent.destroy();
-  const used = cpu.stop();
-  const rssMaxMb = rss ? rss.stop() : null;
-  return loadStats(latencies, { failed, statuses, durationSec: elapsed, rssMaxMb, used });
+  return load.finish();
 }
 
 export async function runOpenLoop(options: {
@@ -83,58 +94,19 @@ export async function runOpenLoop(options: {
   database?: string;
   seed?: number;
 }): Promise<LoadStats> {
-  const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
-  const base = new URL(options.url);
+  const load = recorder(options);
   const rand = seededRandom(options.seed ?? 42);
-  const latencies: number[] = [];
-  const statuses: Record<string, number> = {};
-  let failed = 0;
   const inFlight = new Set<Promise<void>>();
-  const rss = options.pid ? sampleRss(options.pid) : null;
-  const cpu = cpuMeter(options.pid, options.database);
-  const start = performance.now();
-  const end = start + options.durationSec * 1000;
-  let due = start;
+  const end = load.start + options.durationSec * 1000;
+  let due = load.start;
   while (due < end) {
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
-    const scheduled = due;
-    const req = options.next();
-    const done = new Promise<void>((resolve) => {
-      const r = httpRequest(
-        {
-          host: base.hostname,
-          port: base.port,
-          path: req.path,
-          method: req.method,
-          headers: req.headers,
-          agent,
-        },
-        (response) => {
-          response.resume();
-          response.on('end', () => {
-            const status = response.statusCode ?? 0;
-            statuses[status] = (statuses[status] ?? 0) + 1;
-            if (status >= 200 && status < 300) latencies.push(performance.now() - scheduled);
-            else failed++;
-            resolve();
-          });
-        },
-      );
-      r.on('error', () => {
-        failed++;
-        resolve();
-      });
-      r.end(req.body);
-    });
+    const done = load.send(options.next(), due);
     inFlight.add(done);
     void done.then(() => inFlight.delete(done));
     due += (-Math.log(1 - rand()) / options.rate) * 1000;
   }
   await Promise.all(inFlight);
-  const elapsed = (performance.now() - start) / 1000;
-  agent.destroy();
-  const used = cpu.stop();
-  const rssMaxMb = rss ? rss.stop() : null;
-  return loadStats(latencies, { failed, statuses, durationSec: elapsed, rssMaxMb, used });
+  return load.finish();
 }
