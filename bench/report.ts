@@ -132,6 +132,7 @@ export function markdown(report: RunReport): string {
     curveDurationSec: number;
     flatRounds: number;
     flatDurationSec: number;
+    manyRounds: number;
     warmupSec: number;
     connections: number;
     poolMax: number;
@@ -165,7 +166,8 @@ export function markdown(report: RunReport): string {
       `${s.poolMax} PostgreSQL connections; pgbench runs the same transaction on ${s.poolMax} connections ` +
       `(${s.curveRounds} rounds of ${s.curveDurationSec} s). Flat with size: Parley only, ${s.flatRounds} rounds of ` +
       `${s.flatDurationSec} s, each round running every request of the table in turn, ratios the median of the ` +
-      `per-round ratios. Depth and many-users points: Parley only, ${s.curveRounds} rounds of ${s.curveDurationSec} s. Before the first scenario each server was warmed up for ` +
+      `per-round ratios. Depth points: Parley only, ${s.curveRounds} rounds of ${s.curveDurationSec} s. Many users: ` +
+      `${s.manyRounds} rounds of ${s.curveDurationSec} s per step, Parley and the bare server taking turns. Before the first scenario each server was warmed up for ` +
       `${s.globalWarmupSec} s with every scenario's requests.`,
   );
   out.push(`- Parley idle RSS ${n0(report.parleyIdleRssMb)} MB.`);

@@ -178,6 +178,26 @@ interface Measured {
   bare: LoadStats[];
 }
 
+/** A closed-loop load round on one server, with the server's CPU, its backends' CPU and its RSS measured. */
+function loadOn(
+  config: BenchConfig,
+  server: Server,
+  next: RequestSource,
+  connections: number,
+  seconds: number,
+  overallRate?: number,
+): Promise<LoadStats> {
+  return runLoad({
+    url: server.url,
+    connections,
+    durationSec: seconds,
+    next,
+    pid: server.pid,
+    database: config.databaseName,
+    overallRate,
+  });
+}
+
 /**
  * Warm-up, then `rounds` rounds alternating the targets (Parley first in even rounds, the bare server first
  * in odd ones), each with a fresh request source so both see the same sequence.
@@ -190,18 +210,8 @@ async function measure(
   overallRate?: number,
 ): Promise<Measured> {
   const list = (['parley', 'bare'] as const).filter((k) => targets[k] !== null);
-  const run = (key: 'parley' | 'bare', seconds: number) => {
-    const server = targets[key] as Server;
-    return runLoad({
-      url: server.url,
-      connections,
-      durationSec: seconds,
-      next: scenario.source(),
-      pid: server.pid,
-      database: config.databaseName,
-      overallRate,
-    });
-  };
+  const run = (key: 'parley' | 'bare', seconds: number) =>
+    loadOn(config, targets[key] as Server, scenario.source(), connections, seconds, overallRate);
   for (const key of list) if (config.warmupSec > 0) await run(key, config.warmupSec);
   const out: Measured = { parley: [], bare: [] };
   for (let round = 0; round < config.rounds; round++) {
@@ -222,14 +232,7 @@ async function measureInterleaved(
   connections: number,
 ): Promise<Record<string, LoadStats[]>> {
   const run = (scenario: Scenario, seconds: number) =>
-    runLoad({
-      url: server.url,
-      connections,
-      durationSec: seconds,
-      next: scenario.source(),
-      pid: server.pid,
-      database: config.databaseName,
-    });
+    loadOn(config, server, scenario.source(), connections, seconds);
   if (config.warmupSec > 0) for (const s of scenarios) await run(s, config.warmupSec);
   const out: Record<string, LoadStats[]> = Object.fromEntries(scenarios.map((s) => [s.id, []]));
   for (let round = 0; round < config.rounds; round++) {
@@ -675,15 +678,7 @@ async function measureManyUsers(
       database: config.databaseName,
       seed,
     });
-  const saturate = (server: Server, seconds: number) =>
-    runLoad({
-      url: server.url,
-      connections: 64,
-      durationSec: seconds,
-      next: source(),
-      pid: server.pid,
-      database: config.databaseName,
-    });
+  const saturate = (server: Server, seconds: number) => loadOn(config, server, source(), 64, seconds);
   const keys = ['parley', 'bare'] as const;
   if (config.warmupSec > 0) {
     for (const key of keys) {

@@ -18,7 +18,7 @@ export interface SessionRecord {
 }
 
 /** What Prisma returns for SESSION_SELECT. */
-export type SessionRecordWithDates = Omit<SessionRecord, 'createdAt' | 'updatedAt' | 'lastMessageAt'> & {
+type SessionRecordWithDates = Omit<SessionRecord, 'createdAt' | 'updatedAt' | 'lastMessageAt'> & {
   createdAt: Date;
   updatedAt: Date;
   lastMessageAt: Date;
@@ -182,7 +182,7 @@ function toRecord(row: SessionRow): SessionRecord {
 }
 
 /** A session read through Prisma (Dates) as a SessionRecord (the API's timestamp text). */
-export function fromPrisma(session: SessionRecordWithDates): SessionRecord {
+function fromPrisma(session: SessionRecordWithDates): SessionRecord {
   return {
     ...session,
     createdAt: apiTimestamp(session.createdAt),
