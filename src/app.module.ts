@@ -1,15 +1,16 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { AuthModule } from './auth/auth.module.js';
+import { ChatModule } from './chat/chat.module.js';
 import { AllExceptionsFilter } from './common/http-exception.filter.js';
 import { LifecycleModule } from './common/lifecycle.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { AppConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { LegacyChatModule } from './legacy-chat/legacy-chat.module.js';
 import { LimitsModule } from './limits/limits.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
-import { ChatModule } from './chat/chat.module.js';
 import { MessagesModule } from './messages/messages.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
@@ -33,7 +34,9 @@ export class AppModule {
         ProjectsModule,
         SessionsModule,
         MessagesModule,
-        ChatModule.forRoot(config),
+        ChatModule,
+        // The legacy POST /chat: absent (404, not in the OpenAPI document) when LEGACY_CHAT_ENABLED is false.
+        ...(config.LEGACY_CHAT_ENABLED ? [LegacyChatModule] : []),
       ],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
     };

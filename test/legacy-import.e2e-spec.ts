@@ -5,16 +5,16 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { generateLegacyDataset, turnCounts, type LegacyDatasetStats } from '../bench/legacy/generator.js';
 import { pgExecutor } from '../src/database/sql-executor.js';
-import { runLegacyImportCommand } from '../src/legacy/legacy-import.command.js';
-import { LegacyImportRepository } from '../src/legacy/legacy-import.repository.js';
-import { importExitCode, LegacyImporter, verifyExitCode } from '../src/legacy/legacy-import.runner.js';
+import { runLegacyImportCommand } from '../src/turns-import/legacy-import.command.js';
+import { LegacyImportRepository } from '../src/turns-import/legacy-import.repository.js';
+import { importExitCode, LegacyImporter, verifyExitCode } from '../src/turns-import/legacy-import.runner.js';
 import type {
   ImportConnection,
   ImportSummary,
   IssueKind,
   LegacyImportOptions,
-} from '../src/legacy/legacy-import.types.js';
-import { parseOwnersCsv, resolveOwners } from '../src/legacy/owners-file.js';
+} from '../src/turns-import/legacy-import.types.js';
+import { parseOwnersCsv, resolveOwners } from '../src/turns-import/owners-file.js';
 import { createUser } from './support/factories.js';
 import { createTestApp, DATABASE_KIND, openEmptyDatabase, type TestApp } from './support/test-app.js';
 

@@ -1,7 +1,7 @@
 // `npm run bench:legacy -- [options]`: the legacy import benchmark. It creates a database of its own on a
 // PostgreSQL server, fills the pre-sessions tables with the generator (default: 100,000 dossiers, 1,000,000
 // turns), applies Parley's migrations as an upgrade would, then runs the real command
-// (`node dist/src/legacy/import.cli.js`) as an operator does, verifies the result with `--verify`, runs the
+// (`node dist/src/turns-import/import.cli.js`) as an operator does, verifies the result with `--verify`, runs the
 // import a second time (it must change nothing), prints the figures and drops the database.
 import { Command, InvalidArgumentError } from 'commander';
 import { spawn } from 'node:child_process';
@@ -11,10 +11,10 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../../src/database/migrator.js';
 import { pgExecutor } from '../../src/database/sql-executor.js';
-import type { ImportSummary, VerifySummary } from '../../src/legacy/legacy-import.types.js';
+import type { ImportSummary, VerifySummary } from '../../src/turns-import/legacy-import.types.js';
 import { createLegacySchema, generateLegacyDataset, type LegacyDatasetStats } from './generator.js';
 
-const CLI = fileURLToPath(new URL('../../src/legacy/import.cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/turns-import/import.cli.js', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('../../../bench/results/', import.meta.url));
 
 function positiveInt(value: string): number {
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
         loadBefore,
         loadDuringImport: importLoad,
       },
-      command: `node dist/src/legacy/import.cli.js --json ${batchArgs.join(' ')}`.trim(),
+      command: `node dist/src/turns-import/import.cli.js --json ${batchArgs.join(' ')}`.trim(),
       dataset,
       migrateMs,
       import: {

@@ -40,21 +40,6 @@ export class ChatQueryDto {
   stream?: boolean;
 }
 
-export class LegacyChatRequestDto {
-  /** Trimmed; 1 to 32,000 characters. */
-  @Transform(trim)
-  @IsString()
-  @MinLength(1)
-  @MaxLength(32000)
-  text: string;
-
-  /** The dossier to continue; omitted: a new dossier. */
-  @ApiPropertyOptional({ format: 'uuid' })
-  @IsOptional()
-  @IsAnyUuid()
-  project_id?: string;
-}
-
 export class ChatUsageDto {
   input_tokens: number | null;
   output_tokens: number | null;

@@ -1,5 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config.js';
+import { Module } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { ProjectsModule } from '../projects/projects.module.js';
@@ -11,28 +10,18 @@ import { ChatController } from './chat.controller.js';
 import { ChatRepository } from './chat.repository.js';
 import { ChatService } from './chat.service.js';
 import { CHAT_MODEL } from './chat.tokens.js';
-import { LegacyChatController } from './legacy-chat.controller.js';
-import { LegacyChatService } from './legacy-chat.service.js';
 
-/**
- * POST /api/v1/chat and, unless LEGACY_CHAT_ENABLED is false, the legacy POST /chat (when it is off the route
- * does not exist: 404 like any unknown path, and absent from the OpenAPI document).
- */
-@Module({})
-export class ChatModule {
-  static forRoot(config: AppConfig): DynamicModule {
-    return {
-      module: ChatModule,
-      imports: [ProjectsModule, SessionsModule, MessagesModule],
-      controllers: config.LEGACY_CHAT_ENABLED ? [ChatController, LegacyChatController] : [ChatController],
-      providers: [
-        { provide: CHAT_MODEL, useFactory: createChatModel, inject: [APP_CONFIG] },
-        ChatRepository,
-        ChatIdempotency,
-        ChatEngine,
-        ChatService,
-        LegacyChatService,
-      ],
-    };
-  }
-}
+/** POST /api/v1/chat. The legacy POST /chat (src/legacy-chat/) builds on the engine and repository it exports. */
+@Module({
+  imports: [ProjectsModule, SessionsModule, MessagesModule],
+  controllers: [ChatController],
+  providers: [
+    { provide: CHAT_MODEL, useFactory: createChatModel, inject: [APP_CONFIG] },
+    ChatRepository,
+    ChatIdempotency,
+    ChatEngine,
+    ChatService,
+  ],
+  exports: [ChatEngine, ChatRepository],
+})
+export class ChatModule {}

@@ -1,16 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { AuthContext } from '../auth/auth-context.js';
+import type { ModelContext } from '../chat/chat-context.js';
+import { ChatEngine, failureOf, INTERRUPTED, replyIsSaved } from '../chat/chat-engine.js';
+import { titleFromMessage } from '../chat/chat-title.js';
+import { ChatRepository } from '../chat/chat.repository.js';
+import { DeltaQueue } from '../chat/delta-queue.js';
 import { AppError } from '../common/app-error.js';
 import { DatabaseService, type Tx } from '../database/database.service.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { ProjectsRepository } from '../projects/projects.repository.js';
 import { SessionsRepository } from '../sessions/sessions.repository.js';
-import type { ModelContext } from './chat-context.js';
-import { ChatEngine, failureOf, INTERRUPTED, replyIsSaved } from './chat-engine.js';
-import { titleFromMessage } from './chat-title.js';
-import { ChatRepository } from './chat.repository.js';
-import { DeltaQueue } from './delta-queue.js';
 
 export interface LegacyChatRequest {
   /** Already trimmed, 1..32,000 characters. */

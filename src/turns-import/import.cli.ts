@@ -1,4 +1,4 @@
-// `npm run migrate:legacy -- [options]` (built: node dist/src/legacy/import.cli.js): imports the legacy dossiers
+// `npm run migrate:legacy -- [options]` (built: node dist/src/turns-import/import.cli.js): imports the legacy dossiers
 // and turns into users, sessions and messages. See docs/legacy-import.md and `--help`.
 import { runLegacyImportCommand } from './legacy-import.command.js';
 

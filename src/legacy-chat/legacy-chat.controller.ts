@@ -4,10 +4,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import type { AuthContext } from '../auth/auth-context.js';
 import { CurrentAuth, Public } from '../auth/auth.decorators.js';
+import { holdStream } from '../chat/http-streaming.js';
 import { ApiErrors, ApiPublic } from '../common/api-docs.js';
 import { StreamLimiter } from '../limits/stream-limiter.js';
-import { LegacyChatRequestDto } from './chat.dto.js';
-import { holdStream } from './http-streaming.js';
+import { LegacyChatRequestDto } from './legacy-chat.dto.js';
 import { LegacyChatService, type LegacyChatEnd } from './legacy-chat.service.js';
 
 /** The rest of the reply after its first piece; a reply cut short ends the response without its last chunk. */
