@@ -33,7 +33,7 @@ export interface Fixtures {
   writePool: OwnedSession[];
 }
 
-/** Parley's session cursor (src/sessions/session-cursor.ts): base64url of `v1|<timestamp>|<session id>`. */
+/** Parley's session cursor (src/common/keyset-cursor.ts, SESSION_CURSOR): base64url of `v1|<timestamp>|<session id>`. */
 export function sessionCursor(lastMessageAt: string, id: string): string {
   return Buffer.from(`v1|${lastMessageAt}|${id}`, 'utf8').toString('base64url');
 }

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import type { ProjectCursor } from '../common/keyset-cursor.js';
 import type { Tx } from '../database/database.service.js';
 import { Prisma } from '../generated/prisma/client.js';
-import type { ProjectCursor } from './project-cursor.js';
 
 export interface ProjectRecord {
   projectId: string;

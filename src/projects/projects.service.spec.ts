@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../common/app-error.js';
+import { PROJECT_CURSOR, type ProjectCursor } from '../common/keyset-cursor.js';
 import type { DatabaseService, Tx } from '../database/database.service.js';
-import { decodeProjectCursor, encodeProjectCursor, type ProjectCursor } from './project-cursor.js';
 import type {
   AddMemberResult,
   MemberRecord,
@@ -233,9 +233,9 @@ describe('ProjectsService rules', () => {
   describe('list', () => {
     it('uses 20 per page by default, passes the decoded cursor, and returns the next one encoded', async () => {
       const cursor = { lastActivityAt: '2026-01-02T03:04:05.678901Z', projectId: randomUUID() };
-      const result = await service.list(as(creator), { cursor: encodeProjectCursor(cursor) });
+      const result = await service.list(as(creator), { cursor: PROJECT_CURSOR.encode(cursor) });
       expect(repo.lastList).toEqual({ limit: 20, after: cursor });
-      expect(decodeProjectCursor(result.nextCursor!)).toEqual({
+      expect(PROJECT_CURSOR.decode(result.nextCursor!)).toEqual({
         lastActivityAt: '2026-11-26T09:24:36.123456Z',
         projectId: expect.any(String),
       });

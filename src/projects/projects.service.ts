@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../common/app-error.js';
+import { PROJECT_CURSOR } from '../common/keyset-cursor.js';
 import { DatabaseService, type Tx } from '../database/database.service.js';
-import { decodeProjectCursor, encodeProjectCursor } from './project-cursor.js';
 import type { CreateProjectDto, ListProjectsQueryDto, UpdateProjectDto } from './projects.dto.js';
 import { ProjectsRepository, type MemberRecord, type ProjectView } from './projects.repository.js';
 
@@ -39,10 +39,10 @@ export class ProjectsService {
   }
 
   async list(auth: AuthContext, query: ListProjectsQueryDto): Promise<ProjectListResult> {
-    const after = query.cursor ? decodeProjectCursor(query.cursor) : null;
+    const after = query.cursor ? PROJECT_CURSOR.decode(query.cursor) : null;
     const limit = query.limit ?? DEFAULT_PROJECT_PAGE;
     const page = await this.db.asUser(auth, (tx) => this.projects.listForUser(tx, auth.userId, limit, after));
-    return { projects: page.projects, nextCursor: page.next ? encodeProjectCursor(page.next) : null };
+    return { projects: page.projects, nextCursor: page.next ? PROJECT_CURSOR.encode(page.next) : null };
   }
 
   get(auth: AuthContext, projectId: string): Promise<ProjectView> {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import type { SessionCursor } from '../common/keyset-cursor.js';
 import { sqlOf, type Tx } from '../database/database.service.js';
 import { apiTimestamp } from '../database/timestamps.js';
-import type { SessionCursor } from './session-cursor.js';
 
 export interface SessionRecord {
   sessionId: string;

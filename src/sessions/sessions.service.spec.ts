@@ -1,8 +1,8 @@
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../common/app-error.js';
+import { SESSION_CURSOR } from '../common/keyset-cursor.js';
 import type { DatabaseService, Tx } from '../database/database.service.js';
 import type { ProjectRecord, ProjectsRepository } from '../projects/projects.repository.js';
-import { decodeSessionCursor, encodeSessionCursor } from './session-cursor.js';
 import type { SessionsRepository, SessionListFilter, SessionRecord } from './sessions.repository.js';
 import { SessionsService } from './sessions.service.js';
 
@@ -128,7 +128,7 @@ describe('SessionsService', () => {
         projectId: undefined,
         isActive: undefined,
       });
-      expect(decodeSessionCursor(result.nextCursor!)).toEqual({
+      expect(SESSION_CURSOR.decode(result.nextCursor!)).toEqual({
         lastMessageAt: '2026-11-26T00:00:00.000001Z',
         sessionId: SESSION_ID,
       });
@@ -139,7 +139,7 @@ describe('SessionsService', () => {
       const position = { lastMessageAt: '2026-01-02T03:04:05.678901Z', sessionId: SESSION_ID };
       await service.list(CALLER, {
         limit: 3,
-        cursor: encodeSessionCursor(position),
+        cursor: SESSION_CURSOR.encode(position),
         project_id: PROJECT_ID,
         is_active: false,
       });

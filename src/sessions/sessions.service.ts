@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../common/app-error.js';
+import { SESSION_CURSOR } from '../common/keyset-cursor.js';
 import { DatabaseService } from '../database/database.service.js';
 import { ProjectsRepository } from '../projects/projects.repository.js';
-import { decodeSessionCursor, encodeSessionCursor } from './session-cursor.js';
 import type { CreateSessionDto, ListSessionsQueryDto, UpdateSessionDto } from './sessions.dto.js';
 import { SessionsRepository, type SessionChanges, type SessionRecord } from './sessions.repository.js';
 
@@ -43,7 +43,7 @@ export class SessionsService {
 
   /** A page of the caller's sessions, most recent activity first; `next_cursor` continues it. */
   async list(auth: AuthContext, query: ListSessionsQueryDto): Promise<SessionList> {
-    const after = query.cursor === undefined ? undefined : decodeSessionCursor(query.cursor);
+    const after = query.cursor === undefined ? undefined : SESSION_CURSOR.decode(query.cursor);
     const page = await this.db.asUser(auth, (tx) =>
       this.sessions.list(tx, {
         userId: auth.userId,
@@ -55,7 +55,7 @@ export class SessionsService {
     );
     return {
       sessions: page.sessions,
-      nextCursor: page.next ? encodeSessionCursor(page.next) : null,
+      nextCursor: page.next ? SESSION_CURSOR.encode(page.next) : null,
     };
   }
 

@@ -1,0 +1,69 @@
+import { AppError } from './app-error.js';
+import { isUuid } from './uuid.js';
+
+/**
+ * The opaque `next_cursor` of a keyset-paginated list: a position in the list, the (timestamp, id) of the last
+ * row of a page, as base64url of `<tag>|<timestamp>|<id>`. Each list has its own tag (below), so a cursor of
+ * one list is refused by another. The timestamp is PostgreSQL's own text in UTC at microsecond precision
+ * (`2026-11-26T09:24:36.123456Z`): a JavaScript Date keeps only milliseconds, and two rows a few microseconds
+ * apart would be skipped or repeated.
+ *
+ * Loads neither Nest nor Prisma: the benchmarks import it.
+ */
+export interface CursorCodec<P> {
+  encode(position: P): string;
+  /** Anything this API did not produce (for this list) is a 400 naming `cursor`. */
+  decode(text: string): P;
+}
+
+/** The position a codec carries, e.g. `CursorPosition<typeof SESSION_CURSOR>`. */
+export type CursorPosition<C> = C extends CursorCodec<infer P> ? P : never;
+
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const TEXT = /^[A-Za-z0-9_-]{1,200}$/;
+
+function invalid(): AppError {
+  const message = 'is not a cursor this API returned';
+  return AppError.validation(`Invalid request: cursor: ${message}`, [{ field: 'cursor', message }]);
+}
+
+/** A real calendar instant (rejects 2026-02-30 and 25:00), so PostgreSQL never sees a bad timestamp. */
+function isValidTimestamp(text: string): boolean {
+  if (!TIMESTAMP.test(text)) return false;
+  const millis = `${text.slice(0, 23)}Z`;
+  const date = new Date(millis);
+  return !Number.isNaN(date.getTime()) && date.toISOString() === millis;
+}
+
+/**
+ * The codec of one list: `tag` tells its cursors apart from other lists' (and from a later format of its own);
+ * `atKey` and `idKey` name the position's fields.
+ */
+export function keysetCursor<A extends string, I extends string>(
+  tag: string,
+  atKey: A,
+  idKey: I,
+): CursorCodec<Record<A, string> & Record<I, string>> {
+  type Position = Record<A, string> & Record<I, string>;
+  return {
+    encode(position: Position): string {
+      return Buffer.from(`${tag}|${position[atKey]}|${position[idKey]}`, 'utf8').toString('base64url');
+    },
+    decode(text: string): Position {
+      if (!TEXT.test(text)) throw invalid();
+      const parts = Buffer.from(text, 'base64url').toString('utf8').split('|');
+      if (parts.length !== 3 || parts[0] !== tag) throw invalid();
+      const [, at, id] = parts;
+      if (!isValidTimestamp(at) || !isUuid(id)) throw invalid();
+      return { [atKey]: at, [idKey]: id.toLowerCase() } as Position;
+    },
+  };
+}
+
+/** A caller's session list: (last_message_at, session_id) of a page's last session. */
+export const SESSION_CURSOR = keysetCursor('v1', 'lastMessageAt', 'sessionId');
+export type SessionCursor = CursorPosition<typeof SESSION_CURSOR>;
+
+/** A caller's project list: (last_activity_at, project_id) of a page's last project. */
+export const PROJECT_CURSOR = keysetCursor('p1', 'lastActivityAt', 'projectId');
+export type ProjectCursor = CursorPosition<typeof PROJECT_CURSOR>;
