@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate, MIGRATIONS_DIR, readMigrations } from '../src/database/migrator.js';
 import type { SqlExecutor } from '../src/database/sql-executor.js';
+import { findInvariantViolations } from './support/db-invariants.js';
 import { createTestApp, DATABASE_KIND, openEmptyDatabase, type TestApp } from './support/test-app.js';
+
+/** A timestamp column as ISO text in UTC, to the millisecond (the same on PostgreSQL and PGlite). */
+const UTC = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 const count = async (sql: SqlExecutor, query: string) =>
   (await sql.query<{ n: number }>(`SELECT (${query})::int AS n`))[0].n;
@@ -84,32 +88,110 @@ describe(`schema: triggers and foreign keys (${DATABASE_KIND})`, () => {
     expect(new Date(row.last_message_at).toISOString()).toBe('2019-05-01T10:00:00.000Z');
   });
 
-  it('deleting messages keeps the counters true', async () => {
+  /** A session with messages m1..m5 written a second apart (m5 newest); returns its id and creation time. */
+  const sessionWithFiveMessages = async () => {
     const id = await newSession();
     await t.sql.query(
-      `INSERT INTO chat_messages (session_id, role, content) SELECT $1, 'user', 'm' || g FROM generate_series(1, 5) g`,
+      `INSERT INTO chat_messages (session_id, role, content, created_at)
+       SELECT $1, 'user', 'm' || g, '2025-03-01T10:00:00Z'::timestamptz + g * interval '1 second'
+         FROM generate_series(1, 5) g`,
       [id],
     );
-    await t.sql.query(`DELETE FROM chat_messages WHERE session_id = $1 AND content IN ('m4', 'm5')`, [id]);
-    const row = await sessionRow(id);
-    expect(row.message_count).toBe(3);
-    expect(row.last_message_preview).toBe('m3');
+    const [row] = await t.sql.query<{ created_at: string }>(
+      `SELECT ${UTC('created_at')} AS created_at FROM sessions WHERE session_id = $1`,
+      [id],
+    );
+    return { id, createdAt: row.created_at };
+  };
+  const counters = async (id: string) =>
+    (
+      await t.sql.query<{
+        message_count: number;
+        last_message_preview: string | null;
+        last_message_at: string;
+      }>(
+        `SELECT message_count, last_message_preview, ${UTC('last_message_at')} AS last_message_at
+           FROM sessions WHERE session_id = $1`,
+        [id],
+      )
+    )[0];
+  const violationsOf = async (...ids: string[]) =>
+    (await findInvariantViolations(t.sql)).filter((v) => ids.includes(v.id));
+
+  it('deleting the newest message moves last_message_at and the preview back to the one before it', async () => {
+    const a = await sessionWithFiveMessages();
+    const b = await sessionWithFiveMessages();
+    // One statement across two sessions: each gets its own newest survivor.
+    await t.sql.query(
+      `DELETE FROM chat_messages
+        WHERE (session_id = $1 AND content = 'm5') OR (session_id = $2 AND content IN ('m4', 'm5'))`,
+      [a.id, b.id],
+    );
+    expect(await counters(a.id)).toEqual({
+      message_count: 4,
+      last_message_preview: 'm4',
+      last_message_at: '2025-03-01T10:00:04.000Z',
+    });
+    expect(await counters(b.id)).toEqual({
+      message_count: 3,
+      last_message_preview: 'm3',
+      last_message_at: '2025-03-01T10:00:03.000Z',
+    });
+    expect(await violationsOf(a.id, b.id)).toEqual([]);
+  });
+
+  it('deleting the oldest message keeps last_message_at and the preview of the newest', async () => {
+    const { id } = await sessionWithFiveMessages();
+    await t.sql.query(`DELETE FROM chat_messages WHERE session_id = $1 AND content = 'm1'`, [id]);
+    expect(await counters(id)).toEqual({
+      message_count: 4,
+      last_message_preview: 'm5',
+      last_message_at: '2025-03-01T10:00:05.000Z',
+    });
+    expect(await violationsOf(id)).toEqual([]);
+  });
+
+  it("deleting every message leaves count 0, no preview and last_message_at at the session's created_at", async () => {
+    const { id, createdAt } = await sessionWithFiveMessages();
+    await t.sql.query(`DELETE FROM chat_messages WHERE session_id = $1`, [id]);
+    expect(await counters(id)).toEqual({
+      message_count: 0,
+      last_message_preview: null,
+      last_message_at: createdAt,
+    });
+    expect(await violationsOf(id)).toEqual([]);
+    // The next message counts from zero again.
+    await t.sql.query(
+      `INSERT INTO chat_messages (session_id, role, content, created_at)
+       VALUES ($1, 'user', 'again', '2025-04-01T00:00:00Z')`,
+      [id],
+    );
+    expect(await counters(id)).toEqual({
+      message_count: 1,
+      last_message_preview: 'again',
+      last_message_at: '2025-04-01T00:00:00.000Z',
+    });
   });
 
   it.each(['users', 'dossier', 'sessions', 'chat_messages'])(
     'updated_at moves on UPDATE of %s',
     async (table) => {
-      const key = {
-        users: 'user_id',
-        dossier: 'project_id',
-        sessions: 'session_id',
-        chat_messages: 'message_id',
+      const session = await newSession();
+      const [message] = await t.sql.query<{ id: string }>(
+        `INSERT INTO chat_messages (session_id, role, content) VALUES ($1, 'user', 'x')
+         RETURNING message_id::text AS id`,
+        [session],
+      );
+      const [key, id] = {
+        users: ['user_id', user],
+        dossier: ['project_id', project],
+        sessions: ['session_id', session],
+        chat_messages: ['message_id', message.id],
       }[table]!;
-      const [row] = await t.sql.query<{ id: string }>(`SELECT ${key}::text AS id FROM ${table} LIMIT 1`);
-      await t.sql.query(`UPDATE ${table} SET updated_at = '2000-01-01' WHERE ${key} = $1`, [row.id]);
+      await t.sql.query(`UPDATE ${table} SET updated_at = '2000-01-01' WHERE ${key} = $1`, [id]);
       const [after] = await t.sql.query<{ recent: boolean }>(
         `SELECT updated_at > now() - interval '1 hour' AS recent FROM ${table} WHERE ${key} = $1`,
-        [row.id],
+        [id],
       );
       expect(after.recent).toBe(true);
     },
@@ -230,6 +312,54 @@ describe(`schema: the message-owner migration on a database with history (${DATA
         { session_id: a, user_id: a, updated_at: '2025-01-01 10:00:02' },
         { session_id: b, user_id: b, updated_at: '2025-02-01 10:00:00' },
       ]);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe(`schema: the last_message_at repair on a database with history (${DATABASE_KIND})`, () => {
+  it('moves last_message_at of sessions the old delete trigger left behind, and leaves updated_at as it was', async () => {
+    const db = await openEmptyDatabase();
+    try {
+      const all = await readMigrations();
+      const fix = all.findIndex((m) => m.name.endsWith('_last_message_at_after_delete'));
+      expect(fix).toBeGreaterThan(0);
+      const dir = await mkdtemp(join(tmpdir(), 'parley-migrations-'));
+      for (const m of all.slice(0, fix))
+        await cp(join(MIGRATIONS_DIR, m.name), join(dir, m.name), { recursive: true });
+      await migrate(db.sql, dir);
+      const [owner, newest, emptied, intact] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      await db.sql.exec(`
+        INSERT INTO users (user_id) VALUES ('${owner}');
+        INSERT INTO sessions (session_id, user_id, created_at) VALUES
+          ('${newest}', '${owner}', '2025-01-01T09:00:00Z'),
+          ('${emptied}', '${owner}', '2025-01-01T09:00:00Z'),
+          ('${intact}', '${owner}', '2025-01-01T09:00:00Z');
+        INSERT INTO chat_messages (session_id, role, content, created_at)
+          SELECT s, 'user', 'm' || g, '2025-01-01T10:00:00Z'::timestamptz + g * interval '1 minute'
+            FROM unnest(ARRAY['${newest}', '${emptied}', '${intact}']::uuid[]) s, generate_series(1, 3) g;
+        DELETE FROM chat_messages WHERE session_id = '${newest}' AND content = 'm3';
+        DELETE FROM chat_messages WHERE session_id = '${emptied}';`);
+      const state = () =>
+        db.sql.query<{ session_id: string; last_message_at: string; updated_at: string }>(
+          `SELECT session_id, ${UTC('last_message_at')} AS last_message_at,
+                  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS updated_at
+             FROM sessions ORDER BY session_id`,
+        );
+      const before = await state();
+      // What the old trigger left: last_message_at still at the deleted messages' time.
+      expect(before.find((s) => s.session_id === newest)?.last_message_at).toBe('2025-01-01T10:03:00.000Z');
+      expect(before.find((s) => s.session_id === emptied)?.last_message_at).toBe('2025-01-01T10:03:00.000Z');
+
+      expect((await migrate(db.sql)).applied).toEqual(all.slice(fix).map((m) => m.name));
+      const expected: Record<string, string> = {
+        [newest]: '2025-01-01T10:02:00.000Z',
+        [emptied]: '2025-01-01T09:00:00.000Z',
+        [intact]: '2025-01-01T10:03:00.000Z',
+      };
+      expect(await state()).toEqual(before.map((s) => ({ ...s, last_message_at: expected[s.session_id] })));
+      expect(await findInvariantViolations(db.sql)).toEqual([]);
     } finally {
       await db.close();
     }

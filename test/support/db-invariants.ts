@@ -14,7 +14,8 @@ export interface InvariantViolation {
 /**
  * - no message without its session, no session without its owner, no membership without its user or project;
  * - `sessions.message_count` equals the number of its messages;
- * - `last_message_at` equals the newest `created_at` of its messages when it has any;
+ * - `last_message_at` equals the newest `created_at` of its messages when it has any, and the session's own
+ *   `created_at` when it has none (the column is NOT NULL; a session that never had a message carries that);
  * - `last_message_preview` is the first 200 characters of its newest message (by created_at, then seq), and
  *   NULL when it has none.
  */
@@ -43,6 +44,12 @@ export const INVARIANTS_SQL = `
     FROM sessions s
     JOIN (SELECT session_id, max(created_at) AS newest FROM chat_messages GROUP BY session_id) c USING (session_id)
    WHERE s.last_message_at <> c.newest
+  UNION ALL
+  SELECT 'last_message_at of a session without messages is not its created_at', s.session_id::text,
+         s.last_message_at::text || ' recorded, created ' || s.created_at::text
+    FROM sessions s
+   WHERE s.last_message_at <> s.created_at
+     AND NOT EXISTS (SELECT 1 FROM chat_messages m WHERE m.session_id = s.session_id)
   UNION ALL
   SELECT 'last_message_preview is not the newest message', s.session_id::text,
          coalesce(left(s.last_message_preview, 40), 'NULL') || ' recorded, ' || coalesce(left(n.preview, 40), 'NULL') || ' expected'
