@@ -108,12 +108,29 @@ describe(`authentication without JWT_SECRET (${DATABASE_KIND})`, () => {
   });
   afterAll(() => t?.close());
 
-  it('bearer tokens are refused with 401 rather than ignored', async () => {
-    const response = await t.app.inject({
-      method: 'GET',
-      url: '/api/v1/users/me',
-      headers: { authorization: `Bearer ${await token({ sub: randomUUID() })}` },
+  const me = (headers: Record<string, string>) =>
+    t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers });
+
+  it('bearer tokens are refused with 401 rather than ignored, even next to a valid X-User-ID', async () => {
+    const user = await createUser(t.app);
+    // Control: the X-User-ID alone authenticates, so a server that ignored the token would answer 200.
+    expect((await me(user.headers)).statusCode).toBe(200);
+    const response = await me({
+      ...user.headers,
+      authorization: `Bearer ${await token({ sub: user.user_id })}`,
     });
     expect(response.statusCode).toBe(401);
+    expect(response.json()).toMatchObject({
+      statusCode: 401,
+      error: 'unauthorized',
+      message: 'Bearer tokens are not accepted by this server',
+    });
+  });
+
+  it('a bearer token for an existing user without X-User-ID is refused as a token, not as a missing identity', async () => {
+    const user = await createUser(t.app);
+    const response = await me({ authorization: `Bearer ${await token({ sub: user.user_id })}` });
+    expect(response.statusCode).toBe(401);
+    expect(response.json().message).toBe('Bearer tokens are not accepted by this server');
   });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { EnvironmentVariables } from '../src/config/app-config.js';
 import { StreamLimiter } from '../src/limits/stream-limiter.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
 import { createUser } from './support/factories.js';
@@ -27,7 +28,8 @@ async function metricsOf(t: OpsTestApp): Promise<string> {
 describe(`metrics and logs (${DATABASE_KIND})`, () => {
   let t: OpsTestApp;
   beforeAll(async () => {
-    t = await createOpsTestApp({ LOG_LEVEL: 'info', JWT_SECRET: SECRET });
+    // The default log level: what a production deployment writes is what the log assertions below see.
+    t = await createOpsTestApp({ LOG_LEVEL: new EnvironmentVariables().LOG_LEVEL, JWT_SECRET: SECRET });
   });
   afterAll(() => t?.close());
 
@@ -142,7 +144,8 @@ describe(`metrics and logs (${DATABASE_KIND})`, () => {
     });
   });
 
-  it('never logs message content, tokens or the Authorization header at info level', async () => {
+  it('never logs message content, tokens or the Authorization header at the levels the default configuration writes', async () => {
+    // The app logs at the default level (beforeAll), so this sees every line production would write.
     const content = `private-content-${randomUUID()}`;
     const created = await t.app.inject({
       method: 'POST',
@@ -150,22 +153,49 @@ describe(`metrics and logs (${DATABASE_KIND})`, () => {
       payload: { display_name: content },
     });
     expect(created.statusCode).toBe(201);
+    const userId: string = created.json().user_id;
     const token = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(created.json().user_id)
+      .setSubject(userId)
       .setExpirationTime('5m')
       .sign(new TextEncoder().encode(SECRET));
+    const authorization = `Bearer ${token}`;
     const me = await t.app.inject({
       method: 'PATCH',
       url: '/api/v1/users/me',
-      headers: { authorization: `Bearer ${token}` },
+      headers: { authorization },
       payload: { display_name: `${content}-2` },
     });
     expect(me.statusCode).toBe(200);
+    // A chat in both modes, its text carrying the marker (the built-in model's reply may quote it).
+    const chatIds = [`chat-json-${randomUUID()}`, `chat-stream-${randomUUID()}`];
+    const json = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/chat',
+      headers: { authorization, accept: 'application/json', 'x-request-id': chatIds[0] },
+      payload: { text: `Please keep this secret: ${content}` },
+    });
+    expect(json.statusCode).toBe(200);
+    expect(json.json().user_message.content).toContain(content);
+    const streamed = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/chat',
+      headers: { authorization, 'x-request-id': chatIds[1] },
+      payload: { text: `And this one: ${content}`, session_id: json.json().session.session_id },
+    });
+    expect(streamed.statusCode).toBe(200);
+    expect(streamed.body).toContain('[DONE]');
+    // The requests were logged (with the caller's id)...
+    for (const id of chatIds)
+      expect(t.logs.lines.find((l) => l.request_id === id && l.msg === 'request completed')).toMatchObject({
+        user_id: userId,
+        route: '/api/v1/chat',
+      });
+    // ...without what the user wrote, the token, or the header.
     const all = t.logs.raw.join('\n');
-    expect(all).toContain(created.json().user_id); // the requests were logged...
-    expect(all).not.toContain(content); // ...without what the user wrote
+    expect(all).not.toContain(content);
     expect(all).not.toContain(token);
+    expect(all).not.toContain(token.split('.')[2]); // not even the signature alone
     expect(all).not.toMatch(/bearer/i);
   });
 

@@ -9,7 +9,15 @@ import {
   migrationStatus,
   readMigrations,
 } from '../src/database/migrator.js';
-import { createTestApp, DATABASE_KIND, type TestApp } from './support/test-app.js';
+import pg from 'pg';
+import { pgExecutor } from '../src/database/sql-executor.js';
+import {
+  createTestApp,
+  createTestDatabase,
+  DATABASE_KIND,
+  SERVER_URL,
+  type TestApp,
+} from './support/test-app.js';
 
 describe(`migrations (${DATABASE_KIND})`, () => {
   let t: TestApp;
@@ -43,10 +51,29 @@ describe(`migrations (${DATABASE_KIND})`, () => {
     expect(result.applied).toEqual([]);
   });
 
-  it('two runs at the same moment do not race (advisory lock)', async () => {
-    const results = await Promise.all([migrate(t.sql), migrate(t.sql)]);
-    expect(results.flatMap((r) => r.applied)).toEqual([]);
-  });
+  // PGlite has one connection per database, so a second runner cannot exist there: the race needs a server.
+  (SERVER_URL ? it : it.skip)(
+    `two runners on an empty database do not race (advisory lock)${SERVER_URL ? '' : ' [skipped: needs a PostgreSQL server for two connections; PGlite has one]'}`,
+    async () => {
+      const database = await createTestDatabase();
+      const clients = [1, 2].map(() => new pg.Client({ connectionString: database.env.DATABASE_URL }));
+      try {
+        await Promise.all(clients.map((c) => c.connect()));
+        const files = await readMigrations();
+        const results = await Promise.all(clients.map((c) => migrate(pgExecutor(c))));
+        // One runner applied everything; the other waited for the lock and found nothing pending.
+        expect(results.map((r) => r.applied.length).sort((x, y) => x - y)).toEqual([0, files.length]);
+        const rows = await clients[0].query<{ migration_name: string }>(
+          'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name',
+        );
+        expect(rows.rows.map((r) => r.migration_name)).toEqual(files.map((f) => f.name));
+        expect(await migrationStatus(pgExecutor(clients[1]))).toEqual({ pending: [], upToDate: true });
+      } finally {
+        await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+        await database.drop();
+      }
+    },
+  );
 
   it('refuses to go on when an applied migration file was changed', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'parley-migrations-'));
