@@ -18,6 +18,8 @@ import { setFlagsFromString } from 'node:v8';
 import pg from 'pg';
 import { buildContext, type StoredMessage } from '../src/chat/chat-context.js';
 import { BUILTIN_MODEL_ID, composeBuiltinReply } from '../src/chat/builtin-model.js';
+import { AppError } from '../src/common/app-error.js';
+import { SESSION_CURSOR } from '../src/common/keyset-cursor.js';
 import { EnvironmentVariables } from '../src/config/app-config.js';
 import { RAW_SQL_TYPES } from '../src/database/timestamps.js';
 import {
@@ -28,10 +30,17 @@ import {
   LIST_SESSIONS,
   MESSAGE_PAGE,
   NEWEST_MESSAGES,
+  nextContextCursor,
+  pageOfRows,
   SESSION_BY_ID,
+  sessionPageOfRows,
   SYSTEM_MESSAGES,
   UPDATE_SESSION,
   USER_BY_ID,
+  type ContextRow,
+  type MessageRow,
+  type SessionListRow,
+  type SessionRow,
 } from './queries.js';
 
 // Parley's runtime settings (src/main.ts): V8's allocation-site pretenuring off.
@@ -105,6 +114,11 @@ app.setErrorHandler((error, _request, reply: FastifyReply) => {
     void reply.status(error.status).send({ error: { code: error.code, message: error.message } });
     return;
   }
+  // Parley's own validation failures (the session cursor's codec throws them).
+  if (error instanceof AppError && error.code === 'validation_failed') {
+    void reply.status(400).send({ error: { code: error.code, message: error.message } });
+    return;
+  }
   void reply.status(500).send({ error: { code: 'internal', message: 'Internal error' } });
 });
 
@@ -134,19 +148,6 @@ app.get('/api/v1/users/me', async (request) => {
   };
 });
 
-interface SessionRow {
-  session_id: string;
-  user_id: string;
-  project_id: string | null;
-  title: string | null;
-  created_at: string;
-  updated_at: string;
-  last_message_at: string;
-  is_active: boolean;
-  message_count: number;
-  last_message_preview: string | null;
-}
-
 const toSession = (s: SessionRow) => ({
   session_id: s.session_id,
   project_id: s.project_id,
@@ -158,17 +159,6 @@ const toSession = (s: SessionRow) => ({
   created_at: s.created_at,
   updated_at: s.updated_at,
 });
-
-interface MessageRow {
-  message_id: string;
-  session_id: string;
-  turn_id: string | null;
-  role: string;
-  content: string;
-  metadata: unknown;
-  created_at: string;
-  updated_at: string;
-}
 
 function intParam(value: unknown, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
@@ -185,42 +175,26 @@ function uuidParam(value: unknown, name: string): string | undefined {
   return value.toLowerCase();
 }
 
-/** Parley's session cursor: base64url of `v1|<timestamp to the microsecond>|<session id>`. */
-function decodeCursor(text: string): { at: string; id: string } {
-  const parts = Buffer.from(text, 'base64url').toString('utf8').split('|');
-  if (parts.length !== 3 || parts[0] !== 'v1' || !UUID.test(parts[2])) {
-    throw new HttpError(400, 'validation_failed', 'cursor is invalid');
-  }
-  return { at: parts[1], id: parts[2].toLowerCase() };
-}
-
 type Query = Record<string, string | undefined>;
 
 app.get('/api/v1/sessions', async (request) => {
   const userId = caller(request.headers);
   const query = request.query as Query;
   const limit = intParam(query.limit, 'limit', 10, 1, 100);
-  const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
+  const after = query.cursor === undefined ? null : SESSION_CURSOR.decode(query.cursor);
   const rows = await asUser(userId, async (client) => {
-    const result = await client.query<SessionRow & { cursor_at: string }>(LIST_SESSIONS, [
+    const result = await client.query<SessionListRow>(LIST_SESSIONS, [
       userId,
       limit + 1,
-      after?.at ?? null,
-      after?.id ?? null,
+      after?.lastMessageAt ?? null,
+      after?.sessionId ?? null,
       uuidParam(query.project_id, 'project_id') ?? null,
       query.is_active === undefined ? null : query.is_active === 'true',
     ]);
     return result.rows;
   });
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return {
-    data: page.map(toSession),
-    next_cursor:
-      rows.length > limit && last
-        ? Buffer.from(`v1|${last.cursor_at}|${last.session_id}`, 'utf8').toString('base64url')
-        : null,
-  };
+  const { page, next } = sessionPageOfRows(rows, limit);
+  return { data: page.map(toSession), next_cursor: next ? SESSION_CURSOR.encode(next) : null };
 });
 
 app.get('/api/v1/sessions/:session_id/messages', async (request) => {
@@ -248,9 +222,7 @@ app.get('/api/v1/sessions/:session_id/messages', async (request) => {
     return { session, rows };
   });
   const { session, rows } = result;
-  const hasMore = rows.length > limit;
-  const backwards = before !== undefined || latest;
-  const page = hasMore ? (backwards ? rows.slice(1) : rows.slice(0, limit)) : rows;
+  const { page, hasMore } = pageOfRows(rows, limit, before !== undefined || latest);
   const first = page[0]?.message_id ?? null;
   const last = page[page.length - 1]?.message_id ?? null;
   const anchors =
@@ -300,13 +272,6 @@ const SYSTEM_PROMPT = defaults.LLM_SYSTEM_PROMPT;
 const CONTEXT_CHARS = defaults.LLM_CONTEXT_CHARS;
 type Prompt = Parameters<typeof composeBuiltinReply>[0];
 
-interface ContextRow {
-  role: 'user' | 'assistant';
-  content: string;
-  at: string;
-  seq: string;
-}
-
 interface Exchange {
   session: SessionRow;
   user: MessageRow;
@@ -339,8 +304,8 @@ async function beginExchange(userId: string, sessionId: string, text: string): P
         newestFirst.push({ role: row.role, content: row.content });
         chars += row.content.length;
       }
-      if (rows.length < CONTEXT_PAGE || chars >= CONTEXT_CHARS) break;
-      cursor = { at: rows[rows.length - 1].at, seq: rows[rows.length - 1].seq };
+      cursor = nextContextCursor(rows, chars, CONTEXT_CHARS);
+      if (!cursor) break;
     }
     const system = (await client.query<{ content: string }>(SYSTEM_MESSAGES, [sessionId, user.message_id]))
       .rows;

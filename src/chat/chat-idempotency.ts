@@ -5,17 +5,8 @@ import { AppError } from '../common/app-error.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { DatabaseService, type Tx } from '../database/database.service.js';
-import type { MessageRecord } from '../messages/messages.repository.js';
-import type { SessionRecord } from '../sessions/sessions.repository.js';
-import { ChatRepository, type PreparedRef } from './chat.repository.js';
-
-/** A persisted exchange: what POST /api/v1/chat answers, and what a keyed retry replays. */
-export interface ChatReply {
-  session: SessionRecord;
-  sessionCreated: boolean;
-  userMessage: MessageRecord;
-  assistantMessage: MessageRecord;
-}
+import type { ChatReply, PreparedRef } from './chat.types.js';
+import { IdempotencyKeysRepository } from './idempotency-keys.repository.js';
 
 /** What claiming a key decided: run afresh, replay a stored reply, or continue a request that failed. */
 export type Claim =
@@ -69,7 +60,7 @@ export class ChatIdempotency implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly db: DatabaseService,
-    private readonly repo: ChatRepository,
+    private readonly keys: IdempotencyKeysRepository,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.leaseMs = config.LLM_TIMEOUT_MS + 30_000;
@@ -87,7 +78,7 @@ export class ChatIdempotency implements OnModuleInit, OnModuleDestroy {
   /** Forgets every user's expired keys (MAINTENANCE path: a user's own requests only purge their own). */
   async purge(): Promise<number> {
     try {
-      return await this.repo.purgeExpiredKeys(this.db.maintenance());
+      return await this.keys.purgeExpired(this.db.maintenance());
     } catch (error) {
       this.logger.warn(`purging expired idempotency keys failed: ${(error as Error).message}`);
       return 0;
@@ -101,8 +92,8 @@ export class ChatIdempotency implements OnModuleInit, OnModuleDestroy {
   claim(auth: AuthContext, key: string, hash: string): Promise<Claim> {
     return this.db.asUser(auth, async (tx) => {
       const running = { state: 'running' as const, started_at: new Date().toISOString() };
-      if (await this.repo.insertKey(tx, auth.userId, key, hash, running)) return { kind: 'new' };
-      const row = await this.repo.lockKey(tx, auth.userId, key);
+      if (await this.keys.insert(tx, auth.userId, key, hash, running)) return { kind: 'new' };
+      const row = await this.keys.lock(tx, auth.userId, key);
       if (!row) throw AppError.conflict('This Idempotency-Key is being reset by another request; retry');
       if (row.requestHash !== hash) {
         throw new AppError(
@@ -116,7 +107,7 @@ export class ChatIdempotency implements OnModuleInit, OnModuleDestroy {
         !state || (state.state === 'running' && Date.now() - Date.parse(state.started_at) > this.leaseMs);
       if (state?.state === 'failed' || abandoned) {
         const prepared = state?.prepared;
-        await this.repo.updateKey(tx, auth.userId, key, { ...running, prepared });
+        await this.keys.update(tx, auth.userId, key, { ...running, prepared });
         return prepared ? { kind: 'resume', prepared } : { kind: 'new' };
       }
       throw AppError.conflict(
@@ -127,7 +118,7 @@ export class ChatIdempotency implements OnModuleInit, OnModuleDestroy {
 
   /** Records, in the transaction that commits the user message, what the request has committed. */
   markPrepared(tx: Tx, auth: AuthContext, key: string, prepared: PreparedRef): Promise<void> {
-    return this.repo.updateKey(tx, auth.userId, key, {
+    return this.keys.update(tx, auth.userId, key, {
       state: 'running',
       started_at: new Date().toISOString(),
       prepared,
@@ -136,13 +127,13 @@ export class ChatIdempotency implements OnModuleInit, OnModuleDestroy {
 
   /** Records the reply, in the transaction that inserts it. */
   markCompleted(tx: Tx, auth: AuthContext, key: string, reply: ChatReply): Promise<void> {
-    return this.repo.updateKey(tx, auth.userId, key, { state: 'completed', reply });
+    return this.keys.update(tx, auth.userId, key, { state: 'completed', reply });
   }
 
   /** The model failed before any text: a retry with the key continues from the committed user message. */
   markFailed(auth: AuthContext, key: string, prepared: PreparedRef): Promise<void> {
     return this.db.asUser(auth, (tx) =>
-      this.repo.updateKey(tx, auth.userId, key, { state: 'failed', prepared }),
+      this.keys.update(tx, auth.userId, key, { state: 'failed', prepared }),
     );
   }
 
@@ -150,8 +141,8 @@ export class ChatIdempotency implements OnModuleInit, OnModuleDestroy {
   release(auth: AuthContext, key: string, claim: Claim): Promise<void> {
     return this.db.asUser(auth, (tx) =>
       claim.kind === 'resume'
-        ? this.repo.updateKey(tx, auth.userId, key, { state: 'failed', prepared: claim.prepared })
-        : this.repo.deleteKey(tx, auth.userId, key),
+        ? this.keys.update(tx, auth.userId, key, { state: 'failed', prepared: claim.prepared })
+        : this.keys.delete(tx, auth.userId, key),
     );
   }
 }

@@ -4,7 +4,7 @@ import { IsBoolean, IsOptional, IsString, MaxLength, MinLength } from 'class-val
 import { IsAnyUuid, QueryBoolean } from '../common/query-params.js';
 import { MessageResponseDto, toMessageResponse } from '../messages/messages.dto.js';
 import { SessionResponseDto, toSessionResponse } from '../sessions/sessions.dto.js';
-import type { ChatReply, ChatStart } from './chat.service.js';
+import type { ChatReply, ChatStart } from './chat.types.js';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 

@@ -1,27 +1,35 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { MessagesModule } from '../messages/messages.module.js';
-import { ProjectsModule } from '../projects/projects.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
-import { ChatEngine } from './chat-engine.js';
 import { ChatIdempotency } from './chat-idempotency.js';
 import { createChatModel } from './chat-model.js';
 import { ChatController } from './chat.controller.js';
-import { ChatRepository } from './chat.repository.js';
 import { ChatService } from './chat.service.js';
 import { CHAT_MODEL } from './chat.tokens.js';
+import { ContextBuilder } from './context-builder.js';
+import { IdempotencyKeysRepository } from './idempotency-keys.repository.js';
+import { InFlightReplies } from './in-flight-replies.js';
+import { ReplyGenerator } from './reply-generator.js';
+import { ReplyRecorder } from './reply-recorder.js';
 
-/** POST /api/v1/chat. The legacy POST /chat (src/legacy-chat/) builds on the engine and repository it exports. */
+/**
+ * POST /api/v1/chat. The legacy POST /chat (src/legacy-chat/) builds on the parts it exports: the model's
+ * context, the model call, the reply's metadata and the tracking of replies in flight.
+ */
 @Module({
-  imports: [ProjectsModule, SessionsModule, MessagesModule],
+  imports: [SessionsModule, MessagesModule],
   controllers: [ChatController],
   providers: [
     { provide: CHAT_MODEL, useFactory: createChatModel, inject: [APP_CONFIG] },
-    ChatRepository,
+    IdempotencyKeysRepository,
     ChatIdempotency,
-    ChatEngine,
+    ContextBuilder,
+    ReplyRecorder,
+    ReplyGenerator,
+    InFlightReplies,
     ChatService,
   ],
-  exports: [ChatEngine, ChatRepository],
+  exports: [ContextBuilder, ReplyRecorder, ReplyGenerator, InFlightReplies],
 })
 export class ChatModule {}

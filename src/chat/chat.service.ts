@@ -5,48 +5,18 @@ import { AppError } from '../common/app-error.js';
 import { appErrorFromDatabase } from '../common/sql-errors.js';
 import { DatabaseService, type Tx } from '../database/database.service.js';
 import { MessagesRepository, type MessageRecord } from '../messages/messages.repository.js';
-import { ProjectsRepository } from '../projects/projects.repository.js';
-import { SessionsRepository, type SessionRecord } from '../sessions/sessions.repository.js';
+import type { SessionRecord } from '../sessions/sessions.repository.js';
+import { SessionsService } from '../sessions/sessions.service.js';
 import type { ModelContext } from './chat-context.js';
-import { ChatEngine, failureOf, replyIsSaved } from './chat-engine.js';
-import { ChatIdempotency, requestHash, type ChatReply, type Claim } from './chat-idempotency.js';
+import { ChatIdempotency, requestHash, type Claim } from './chat-idempotency.js';
 import { titleFromMessage } from './chat-title.js';
-import { ChatRepository, type PreparedRef } from './chat.repository.js';
+import type { ChatEnd, ChatReply, ChatRequest, ChatRun, PreparedRef } from './chat.types.js';
+import { ContextBuilder } from './context-builder.js';
 import { DeltaQueue } from './delta-queue.js';
-
-export type { ChatReply } from './chat-idempotency.js';
-
-export interface ChatRequest {
-  /** Already trimmed, 1..32,000 characters. */
-  text: string;
-  sessionId?: string;
-  projectId?: string;
-}
-
-/** What is known before the model is called; the stream's first parts carry it. */
-export interface ChatStart {
-  session: SessionRecord;
-  sessionCreated: boolean;
-  userMessage: MessageRecord;
-  /** The id the assistant message will have once saved. */
-  assistantMessageId: string;
-  /** A retry with a completed Idempotency-Key: the stored reply; nothing new was written. */
-  replayed: boolean;
-}
-
-/** How an exchange ended: a saved reply (complete, partial or aborted), or a failure with no reply saved. */
-export type ChatEnd = { kind: 'replied'; reply: ChatReply } | { kind: 'failed'; error: AppError };
-
-/**
- * One chat exchange in flight. `deltas` yields the reply's text as it arrives and ends with the model call;
- * `end` resolves (never rejects) once the outcome is saved. The generation runs on its own: a client that
- * stops reading only aborts it through the signal it was given, and the partial reply is still saved.
- */
-export interface ChatRun {
-  start: ChatStart;
-  deltas: AsyncIterable<string>;
-  end: Promise<ChatEnd>;
-}
+import { InFlightReplies } from './in-flight-replies.js';
+import { ReplyGenerator } from './reply-generator.js';
+import { failureOf, replyIsSaved } from './reply-outcome.js';
+import { ReplyRecorder } from './reply-recorder.js';
 
 interface Begun {
   session: SessionRecord;
@@ -59,8 +29,9 @@ interface Prepared extends Begun {
 }
 
 /**
- * POST /api/v1/chat: resolves or creates the session, commits the user's message, calls the model, and saves
- * the reply once at the end (complete, or partial when the client disconnects or the provider fails).
+ * POST /api/v1/chat: opens the session (through the sessions feature), commits the user's message, calls the
+ * model, and saves the reply once at the end (complete, or partial when the client disconnects or the
+ * provider fails).
  */
 @Injectable()
 export class ChatService {
@@ -68,12 +39,13 @@ export class ChatService {
 
   constructor(
     private readonly db: DatabaseService,
-    private readonly engine: ChatEngine,
-    private readonly chats: ChatRepository,
-    private readonly sessions: SessionsRepository,
+    private readonly sessions: SessionsService,
     private readonly messages: MessagesRepository,
-    private readonly projects: ProjectsRepository,
     private readonly idempotency: ChatIdempotency,
+    private readonly contexts: ContextBuilder,
+    private readonly generator: ReplyGenerator,
+    private readonly recorder: ReplyRecorder,
+    private readonly inFlight: InFlightReplies,
   ) {}
 
   async chat(
@@ -93,10 +65,10 @@ export class ChatService {
       prepared = await this.db.asUser(auth, async (tx) => {
         const begun =
           claim.kind === 'resume'
-            ? await this.reload(tx, claim.prepared)
+            ? await this.reload(tx, auth, claim.prepared)
             : await this.begin(tx, auth, request);
         if (key) await this.idempotency.markPrepared(tx, auth, key, refOf(begun));
-        const context = await this.engine.sessionContext(
+        const context = await this.contexts.forSession(
           tx,
           begun.session.sessionId,
           begun.userMessage.messageId,
@@ -110,7 +82,7 @@ export class ChatService {
 
     const assistantMessageId = randomUUID();
     const deltas = new DeltaQueue();
-    const end = this.engine.track(options.signal, (signal) =>
+    const end = this.inFlight.track(options.signal, (signal) =>
       this.complete(auth, prepared, assistantMessageId, deltas, signal, key),
     );
     return {
@@ -128,40 +100,24 @@ export class ChatService {
 
   /** A new exchange: the session (given, or new in the given or a new project) and the user's message. */
   private async begin(tx: Tx, auth: AuthContext, request: ChatRequest): Promise<Begun> {
-    let session: SessionRecord | null;
-    let sessionCreated = false;
-    if (request.sessionId) {
-      session = await this.sessions.findById(tx, request.sessionId);
-      if (!session) throw AppError.notFound('Session');
-      if (request.projectId && session.projectId?.toLowerCase() !== request.projectId.toLowerCase()) {
-        throw AppError.validation('project_id is not the project of session_id', [
-          { field: 'project_id', message: 'is not the project of session_id' },
-        ]);
-      }
-    } else {
-      const title = titleFromMessage(request.text);
-      let projectId = request.projectId;
-      if (projectId) {
-        if (!(await this.projects.isMember(tx, projectId, auth.userId))) throw AppError.notFound('Project');
-      } else {
-        projectId = (await this.projects.createForUser(tx, auth.userId, title)).projectId;
-      }
-      session = await this.sessions.create(tx, { userId: auth.userId, projectId, title });
-      sessionCreated = true;
-    }
+    const { session, created } = await this.sessions.open(tx, auth, {
+      sessionId: request.sessionId,
+      projectId: request.projectId,
+      title: request.sessionId ? null : titleFromMessage(request.text),
+    });
     const userMessage = await this.messages.insert(tx, {
       sessionId: session.sessionId,
       role: 'user',
       content: request.text,
     });
-    return { session, sessionCreated, userMessage };
+    return { session, sessionCreated: created, userMessage };
   }
 
   /** A keyed retry of an exchange whose model call failed: the same session and user message. */
-  private async reload(tx: Tx, ref: PreparedRef): Promise<Begun> {
-    const session = await this.sessions.findById(tx, ref.session_id);
+  private async reload(tx: Tx, auth: AuthContext, ref: PreparedRef): Promise<Begun> {
+    const session = await this.sessions.find(tx, auth, ref.session_id);
     if (!session) throw AppError.notFound('Session');
-    const userMessage = await this.chats.findMessage(tx, ref.session_id, ref.user_message_id);
+    const userMessage = await this.messages.findInSession(tx, ref.session_id, ref.user_message_id);
     if (!userMessage) throw AppError.notFound('Message');
     return { session, sessionCreated: ref.session_created, userMessage };
   }
@@ -175,7 +131,7 @@ export class ChatService {
     signal: AbortSignal,
     key: string | undefined,
   ): Promise<ChatEnd> {
-    const generation = await this.engine.generate(prepared.context, signal, (delta) => deltas.push(delta));
+    const generation = await this.generator.generate(prepared.context, signal, (delta) => deltas.push(delta));
     deltas.close();
 
     if (!replyIsSaved(generation)) {
@@ -195,9 +151,9 @@ export class ChatService {
           sessionId: prepared.session.sessionId,
           role: 'assistant',
           content: generation.text,
-          metadata: this.engine.metadata(generation, prepared.userMessage.messageId),
+          metadata: this.recorder.metadata(generation, prepared.userMessage.messageId),
         });
-        const session = (await this.sessions.findById(tx, prepared.session.sessionId)) ?? prepared.session;
+        const session = (await this.sessions.find(tx, auth, prepared.session.sessionId)) ?? prepared.session;
         const saved: ChatReply = {
           session,
           sessionCreated: prepared.sessionCreated,

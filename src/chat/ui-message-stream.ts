@@ -1,5 +1,5 @@
 import { toChatSessionPartData } from './chat.dto.js';
-import type { ChatRun } from './chat.service.js';
+import type { ChatRun } from './chat.types.js';
 
 /** The response headers of the AI SDK's UI message stream protocol (v1). */
 export const UI_MESSAGE_STREAM_HEADERS = {

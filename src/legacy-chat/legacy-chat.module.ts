@@ -5,6 +5,7 @@ import { ProjectsModule } from '../projects/projects.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { LegacyChatController } from './legacy-chat.controller.js';
 import { LegacyChatService } from './legacy-chat.service.js';
+import { TurnsRepository } from './turns.repository.js';
 
 /**
  * The pre-sessions POST /chat, kept for old clients. AppModule imports it only while LEGACY_CHAT_ENABLED is
@@ -13,6 +14,6 @@ import { LegacyChatService } from './legacy-chat.service.js';
 @Module({
   imports: [ChatModule, ProjectsModule, SessionsModule, MessagesModule],
   controllers: [LegacyChatController],
-  providers: [LegacyChatService],
+  providers: [LegacyChatService, TurnsRepository],
 })
 export class LegacyChatModule {}

@@ -2,15 +2,19 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { AuthContext } from '../auth/auth-context.js';
 import type { ModelContext } from '../chat/chat-context.js';
-import { ChatEngine, failureOf, INTERRUPTED, replyIsSaved } from '../chat/chat-engine.js';
 import { titleFromMessage } from '../chat/chat-title.js';
-import { ChatRepository } from '../chat/chat.repository.js';
+import { ContextBuilder } from '../chat/context-builder.js';
 import { DeltaQueue } from '../chat/delta-queue.js';
+import { InFlightReplies } from '../chat/in-flight-replies.js';
+import { ReplyGenerator } from '../chat/reply-generator.js';
+import { failureOf, INTERRUPTED, replyIsSaved } from '../chat/reply-outcome.js';
+import { ReplyRecorder } from '../chat/reply-recorder.js';
 import { AppError } from '../common/app-error.js';
 import { DatabaseService, type Tx } from '../database/database.service.js';
 import { MessagesRepository } from '../messages/messages.repository.js';
 import { ProjectsRepository } from '../projects/projects.repository.js';
-import { SessionsRepository } from '../sessions/sessions.repository.js';
+import { SessionsService } from '../sessions/sessions.service.js';
+import { TurnsRepository } from './turns.repository.js';
 
 export interface LegacyChatRequest {
   /** Already trimmed, 1..32,000 characters. */
@@ -52,11 +56,14 @@ export class LegacyChatService {
 
   constructor(
     private readonly db: DatabaseService,
-    private readonly engine: ChatEngine,
-    private readonly chats: ChatRepository,
-    private readonly sessions: SessionsRepository,
+    private readonly turns: TurnsRepository,
+    private readonly sessions: SessionsService,
     private readonly messages: MessagesRepository,
     private readonly projects: ProjectsRepository,
+    private readonly contexts: ContextBuilder,
+    private readonly generator: ReplyGenerator,
+    private readonly recorder: ReplyRecorder,
+    private readonly inFlight: InFlightReplies,
   ) {}
 
   async chat(
@@ -69,7 +76,7 @@ export class LegacyChatService {
       ? await this.db.asUser(auth, (tx) => this.beginAsUser(tx, auth, request))
       : await this.db.asLegacy((tx) => this.beginAnonymous(tx, request));
     const deltas = new DeltaQueue();
-    const end = this.engine.track(signal, (s) => this.complete(auth, begun, deltas, s));
+    const end = this.inFlight.track(signal, (s) => this.complete(auth, begun, deltas, s));
     return { projectId: begun.projectId, turnId: begun.turnId, sessionId: begun.sessionId, deltas, end };
   }
 
@@ -77,27 +84,36 @@ export class LegacyChatService {
     let projectId = request.projectId;
     if (projectId) {
       // The legacy role's policy hides every dossier that has members.
-      if (!(await this.chats.dossierVisible(tx, projectId))) throw AppError.notFound('Project');
+      if (!(await this.projects.isVisible(tx, projectId))) throw AppError.notFound('Project');
     } else {
-      projectId = await this.chats.createLegacyDossier(tx, titleFromMessage(request.text));
+      projectId = (await this.projects.createWithoutMembers(tx, titleFromMessage(request.text))).projectId;
     }
-    const turn = await this.chats.insertTurn(tx, { projectId, userText: request.text });
-    const context = await this.engine.turnContext(tx, projectId, turn.turnId, request.text);
+    const turn = await this.turns.insert(tx, { projectId, userText: request.text });
+    const earlier = await this.turns.newestTurnMessages(
+      tx,
+      projectId,
+      turn.turnId,
+      this.contexts.budgetChars,
+    );
+    const context = this.contexts.forConversation([{ role: 'user', content: request.text }, ...earlier]);
     return { projectId, turnId: turn.turnId, sessionId: null, userMessageId: null, context };
   }
 
   private async beginAsUser(tx: Tx, auth: AuthContext, request: LegacyChatRequest): Promise<Begun> {
-    const title = titleFromMessage(request.text);
-    let projectId = request.projectId;
-    let sessionId: string | null = null;
-    if (projectId) {
-      if (!(await this.projects.isMember(tx, projectId, auth.userId))) throw AppError.notFound('Project');
-      sessionId = await this.chats.latestLegacySessionId(tx, auth.userId, projectId);
-    } else {
-      projectId = (await this.projects.createForUser(tx, auth.userId, title)).projectId;
-    }
-    sessionId ??= (await this.sessions.create(tx, { userId: auth.userId, projectId, title })).sessionId;
-    const turn = await this.chats.insertTurn(tx, {
+    // A user's calls into a dossier continue the session their latest turn there was recorded in. Such a
+    // session exists only while they are a member: leaving a project removes their sessions in it.
+    const continued = request.projectId
+      ? await this.turns.latestSessionId(tx, auth.userId, request.projectId)
+      : null;
+    const { projectId, sessionId } = continued
+      ? { projectId: request.projectId as string, sessionId: continued }
+      : await this.sessions
+          .open(tx, auth, { projectId: request.projectId, title: titleFromMessage(request.text) })
+          .then(({ session }) => ({
+            projectId: request.projectId ?? (session.projectId as string),
+            sessionId: session.sessionId,
+          }));
+    const turn = await this.turns.insert(tx, {
       projectId,
       userText: request.text,
       userId: auth.userId,
@@ -109,7 +125,7 @@ export class LegacyChatService {
       content: request.text,
       turnId: turn.turnId,
     });
-    const context = await this.engine.sessionContext(tx, sessionId, userMessage.messageId);
+    const context = await this.contexts.forSession(tx, sessionId, userMessage.messageId);
     return { projectId, turnId: turn.turnId, sessionId, userMessageId: userMessage.messageId, context };
   }
 
@@ -119,25 +135,25 @@ export class LegacyChatService {
     deltas: DeltaQueue,
     signal: AbortSignal,
   ): Promise<LegacyChatEnd> {
-    const generation = await this.engine.generate(begun.context, signal, (delta) => deltas.push(delta));
+    const generation = await this.generator.generate(begun.context, signal, (delta) => deltas.push(delta));
     deltas.close();
     if (!replyIsSaved(generation)) return { kind: 'failed', error: failureOf(generation) };
     try {
       if (auth && begun.sessionId && begun.userMessageId) {
         const { sessionId, userMessageId } = begun;
         await this.db.asUser(auth, async (tx) => {
-          await this.chats.setTurnReply(tx, begun.turnId, generation.text);
+          await this.turns.setReply(tx, begun.turnId, generation.text);
           await this.messages.insert(tx, {
             messageId: randomUUID(),
             sessionId,
             role: 'assistant',
             content: generation.text,
-            metadata: this.engine.metadata(generation, userMessageId),
+            metadata: this.recorder.metadata(generation, userMessageId),
             turnId: begun.turnId,
           });
         });
       } else {
-        await this.db.asLegacy((tx) => this.chats.setTurnReply(tx, begun.turnId, generation.text));
+        await this.db.asLegacy((tx) => this.turns.setReply(tx, begun.turnId, generation.text));
       }
     } catch (error) {
       this.logger.error(`saving a legacy reply failed: ${(error as Error)?.stack ?? String(error)}`);

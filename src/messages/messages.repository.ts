@@ -1,21 +1,23 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { sqlOf, type Tx } from '../database/database.service.js';
+import { apiTimestamp } from '../database/timestamps.js';
+import {
+  CONTEXT_PAGE,
+  INSERT_MESSAGE,
+  MESSAGE_PAGE,
+  NEWEST_MESSAGES,
+  nextContextCursor,
+  pageOfRows,
+  SYSTEM_MESSAGES,
+  toMessageRecord,
+  type ContextRow,
+  type MessageRecord,
+  type MessageRole,
+  type MessageRow,
+} from './messages.sql.js';
 
-export type MessageRole = 'user' | 'assistant' | 'system';
-export const MESSAGE_ROLES: readonly MessageRole[] = ['user', 'assistant', 'system'];
-
-export interface MessageRecord {
-  messageId: string;
-  sessionId: string;
-  turnId: string | null;
-  role: MessageRole;
-  content: string;
-  metadata: Record<string, unknown> | null;
-  /** ISO 8601 in UTC to the millisecond (database/timestamps.ts). */
-  createdAt: string;
-  updatedAt: string;
-}
+export { MESSAGE_ROLES, type MessageRecord, type MessageRole } from './messages.sql.js';
 
 export interface NewMessage {
   messageId?: string;
@@ -45,36 +47,29 @@ export interface MessagePageRows {
   hasMore: boolean;
 }
 
-interface MessageRow {
-  message_id: string;
-  session_id: string;
-  turn_id: string | null;
+/** A message as a model's context needs it. */
+export interface ContextEntry {
   role: MessageRole;
   content: string;
-  metadata: Record<string, unknown> | null;
-  created_at: string;
-  updated_at: string;
 }
 
-/** SQL for chat_messages. Inserting moves the session's counters through the table's trigger. */
+/**
+ * SQL for chat_messages (statements in messages.sql.ts). Inserting moves the session's counters through the
+ * table's trigger.
+ */
 @Injectable()
 export class MessagesRepository {
   /** Raw SQL: two per chat exchange. created_at is the transaction's start (the column's default). */
   async insert(tx: Tx, message: NewMessage): Promise<MessageRecord> {
-    const [row] = await sqlOf(tx).query<MessageRow>(
-      `INSERT INTO chat_messages (message_id, session_id, role, content, metadata, turn_id)
-       VALUES ($1::uuid, $2::uuid, $3, $4, $5::jsonb, $6::uuid)
-       RETURNING message_id, session_id, turn_id, role, content, metadata, created_at, updated_at`,
-      [
-        message.messageId ?? randomUUID(),
-        message.sessionId,
-        message.role,
-        message.content,
-        message.metadata == null ? null : JSON.stringify(message.metadata),
-        message.turnId ?? null,
-      ],
-    );
-    return toRecord(row);
+    const [row] = await sqlOf(tx).query<MessageRow>(INSERT_MESSAGE, [
+      message.messageId ?? randomUUID(),
+      message.sessionId,
+      message.role,
+      message.content,
+      message.metadata == null ? null : JSON.stringify(message.metadata),
+      message.turnId ?? null,
+    ]);
+    return toMessageRecord(row);
   }
 
   /**
@@ -84,36 +79,78 @@ export class MessagesRepository {
    * raises SQLSTATE P0002.
    */
   async page(tx: Tx, sessionId: string, window: MessageWindow): Promise<MessagePageRows> {
-    const rows = await sqlOf(tx).query<MessageRow>(
-      `SELECT m.message_id, m.session_id, m.turn_id, m.role, m.content, m.metadata, m.created_at, m.updated_at
-         FROM get_session_messages($1::uuid, $2::int, $3::int, $4::uuid, $5::uuid, $6::boolean) m
-        ORDER BY m.created_at, m.seq`,
-      [
-        sessionId,
-        window.limit + 1,
-        window.offset,
-        window.before ?? null,
-        window.after ?? null,
-        window.latest,
-      ],
-    );
-    const hasMore = rows.length > window.limit;
-    // Backwards pages (before, latest) are the newest limit+1 rows: the surplus one is the oldest.
+    const rows = await sqlOf(tx).query<MessageRow>(MESSAGE_PAGE, [
+      sessionId,
+      window.limit + 1,
+      window.offset,
+      window.before ?? null,
+      window.after ?? null,
+      window.latest,
+    ]);
     const backwards = window.before !== undefined || window.latest;
-    const page = hasMore ? (backwards ? rows.slice(1) : rows.slice(0, window.limit)) : rows;
-    return { messages: page.map(toRecord), hasMore };
+    const { page, hasMore } = pageOfRows(rows, window.limit, backwards);
+    return { messages: page.map(toMessageRecord), hasMore };
   }
-}
 
-function toRecord(row: MessageRow): MessageRecord {
-  return {
-    messageId: row.message_id,
-    sessionId: row.session_id,
-    turnId: row.turn_id,
-    role: row.role,
-    content: row.content,
-    metadata: row.metadata,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
+  /** A message of the session, if the caller may see it. */
+  async findInSession(tx: Tx, sessionId: string, messageId: string): Promise<MessageRecord | null> {
+    const row = await tx.chatMessage.findFirst({
+      where: { messageId, sessionId },
+      select: {
+        messageId: true,
+        sessionId: true,
+        turnId: true,
+        role: true,
+        content: true,
+        metadata: true,
+        createdAt: true,
+        updatedAt: true,
+      },
+    });
+    if (!row) return null;
+    const { createdAt, updatedAt, ...rest } = row;
+    return {
+      ...rest,
+      role: rest.role as MessageRecord['role'],
+      metadata: rest.metadata as MessageRecord['metadata'],
+      createdAt: apiTimestamp(createdAt),
+      updatedAt: apiTimestamp(updatedAt),
+    };
+  }
+
+  /**
+   * The session's user/assistant messages up to and including `anchorMessageId`, newest first, read page by
+   * page until they hold at least `minChars` characters (or the session's beginning is reached).
+   */
+  async newestMessages(
+    tx: Tx,
+    sessionId: string,
+    anchorMessageId: string,
+    minChars: number,
+  ): Promise<ContextEntry[]> {
+    const out: ContextEntry[] = [];
+    let chars = 0;
+    let cursor: { at: string; seq: string } | null = null;
+    for (;;) {
+      const rows: ContextRow[] = await sqlOf(tx).query<ContextRow>(NEWEST_MESSAGES, [
+        sessionId,
+        anchorMessageId,
+        cursor?.at ?? null,
+        cursor?.seq ?? null,
+        CONTEXT_PAGE,
+      ]);
+      for (const row of rows) {
+        out.push({ role: row.role, content: row.content });
+        chars += row.content.length;
+      }
+      cursor = nextContextCursor(rows, chars, minChars);
+      if (!cursor) return out;
+    }
+  }
+
+  /** The session's system-role messages up to `anchorMessageId`, oldest first. */
+  async systemMessages(tx: Tx, sessionId: string, anchorMessageId: string): Promise<string[]> {
+    const rows = await sqlOf(tx).query<{ content: string }>(SYSTEM_MESSAGES, [sessionId, anchorMessageId]);
+    return rows.map((r) => r.content);
+  }
 }

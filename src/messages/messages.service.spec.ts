@@ -1,7 +1,9 @@
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../common/app-error.js';
 import type { DatabaseService, Tx } from '../database/database.service.js';
+import type { ProjectsRepository } from '../projects/projects.repository.js';
 import type { SessionRecord, SessionsRepository } from '../sessions/sessions.repository.js';
+import { SessionsService } from '../sessions/sessions.service.js';
 import type { MessageRecord, MessagesRepository, MessageWindow } from './messages.repository.js';
 import { anchors, MessagesService, toWindow } from './messages.service.js';
 
@@ -53,7 +55,11 @@ function setup(options: { stored?: SessionRecord | null; pageError?: unknown } =
   };
   const service = new MessagesService(
     db as unknown as DatabaseService,
-    sessions as unknown as SessionsRepository,
+    new SessionsService(
+      db as unknown as DatabaseService,
+      sessions as unknown as SessionsRepository,
+      {} as ProjectsRepository,
+    ),
     messages as unknown as MessagesRepository,
   );
   return { service, windows };

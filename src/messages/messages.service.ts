@@ -3,7 +3,7 @@ import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../common/app-error.js';
 import { sqlStateOf } from '../common/sql-errors.js';
 import { DatabaseService } from '../database/database.service.js';
-import { SessionsRepository } from '../sessions/sessions.repository.js';
+import { SessionsService } from '../sessions/sessions.service.js';
 import type { ListMessagesQueryDto } from './messages.dto.js';
 import { MessagesRepository, type MessageRecord, type MessageWindow } from './messages.repository.js';
 
@@ -20,7 +20,7 @@ export interface MessagePage {
 export class MessagesService {
   constructor(
     private readonly db: DatabaseService,
-    private readonly sessions: SessionsRepository,
+    private readonly sessions: SessionsService,
     private readonly messages: MessagesRepository,
   ) {}
 
@@ -28,8 +28,8 @@ export class MessagesService {
     const window = toWindow(query);
     try {
       return await this.db.asUser(auth, async (tx) => {
-        const session = await this.sessions.findById(tx, sessionId);
-        if (!session || session.userId !== auth.userId) throw AppError.notFound('Session');
+        const session = await this.sessions.find(tx, auth, sessionId);
+        if (!session) throw AppError.notFound('Session');
         const { messages, hasMore } = await this.messages.page(tx, sessionId, window);
         return { messages, total: session.messageCount, hasMore, ...anchors(window, messages, hasMore) };
       });

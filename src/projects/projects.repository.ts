@@ -70,6 +70,20 @@ export class ProjectsRepository {
     return project;
   }
 
+  /** A project nobody is a member of and without a creator: what an anonymous legacy POST /chat starts. */
+  createWithoutMembers(tx: Tx, title: string | null): Promise<{ projectId: string }> {
+    return tx.dossier.create({
+      data: { projectId: randomUUID(), title, createdBy: null },
+      select: { projectId: true },
+    });
+  }
+
+  /** Whether the project exists and the transaction's role may see it (RLS decides). */
+  async isVisible(tx: Tx, projectId: string): Promise<boolean> {
+    const row = await tx.dossier.findUnique({ where: { projectId }, select: { projectId: true } });
+    return row !== null;
+  }
+
   /** The project, if the caller may see it (member or creator); RLS decides. */
   findById(tx: Tx, projectId: string): Promise<ProjectRecord | null> {
     return tx.dossier.findUnique({ where: { projectId }, select: SELECT });

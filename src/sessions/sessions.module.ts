@@ -8,6 +8,6 @@ import { SessionsService } from './sessions.service.js';
   imports: [ProjectsModule],
   controllers: [SessionsController],
   providers: [SessionsService, SessionsRepository],
-  exports: [SessionsRepository],
+  exports: [SessionsService, SessionsRepository],
 })
 export class SessionsModule {}

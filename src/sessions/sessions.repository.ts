@@ -2,20 +2,18 @@ import { Injectable } from '@nestjs/common';
 import type { SessionCursor } from '../common/keyset-cursor.js';
 import { sqlOf, type Tx } from '../database/database.service.js';
 import { apiTimestamp } from '../database/timestamps.js';
+import {
+  LIST_SESSIONS,
+  SESSION_BY_ID,
+  sessionPageOfRows,
+  toSessionRecord,
+  UPDATE_SESSION,
+  type SessionListRow,
+  type SessionRecord,
+  type SessionRow,
+} from './sessions.sql.js';
 
-export interface SessionRecord {
-  sessionId: string;
-  userId: string;
-  projectId: string | null;
-  title: string | null;
-  /** Timestamps: ISO 8601 in UTC to the millisecond (database/timestamps.ts). */
-  createdAt: string;
-  updatedAt: string;
-  lastMessageAt: string;
-  isActive: boolean;
-  messageCount: number;
-  lastMessagePreview: string | null;
-}
+export type { SessionRecord } from './sessions.sql.js';
 
 /** What Prisma returns for SESSION_SELECT. */
 type SessionRecordWithDates = Omit<SessionRecord, 'createdAt' | 'updatedAt' | 'lastMessageAt'> & {
@@ -64,30 +62,10 @@ export interface OwnedSession {
   sessionId: string;
 }
 
-/** The columns of a SessionRecord, for the raw-SQL hot paths (findById, list, update). */
-const SESSION_COLUMNS =
-  'session_id, user_id, project_id, title, created_at, updated_at, last_message_at, is_active, message_count, last_message_preview';
-
-type SessionRow = Omit<SessionListRow, 'cursor_at'>;
-
-interface SessionListRow {
-  session_id: string;
-  user_id: string;
-  project_id: string | null;
-  title: string | null;
-  created_at: string;
-  updated_at: string;
-  last_message_at: string;
-  is_active: boolean;
-  message_count: number;
-  last_message_preview: string | null;
-  /** last_message_at as PostgreSQL prints it in UTC, to the microsecond: the cursor's timestamp. */
-  cursor_at: string;
-}
-
 /**
  * SQL for the sessions table. Every method runs inside the caller's RLS transaction. The hot paths (a
- * session by id, the list, changes) are raw SQL through sqlOf(tx); see docs/performance.md.
+ * session by id, the list, changes) are raw SQL through sqlOf(tx), their statements in sessions.sql.ts; see
+ * docs/performance.md.
  */
 @Injectable()
 export class SessionsRepository {
@@ -100,11 +78,8 @@ export class SessionsRepository {
 
   /** The session if the caller owns it (RLS hides everyone else's). Raw SQL: on every message page and chat. */
   async findById(tx: Tx, sessionId: string): Promise<SessionRecord | null> {
-    const [row] = await sqlOf(tx).query<SessionRow>(
-      `SELECT ${SESSION_COLUMNS} FROM sessions WHERE session_id = $1::uuid`,
-      [sessionId],
-    );
-    return row ? toRecord(row) : null;
+    const [row] = await sqlOf(tx).query<SessionRow>(SESSION_BY_ID, [sessionId]);
+    return row ? toSessionRecord(row) : null;
   }
 
   /**
@@ -113,48 +88,28 @@ export class SessionsRepository {
    * cursor's timestamp travels as PostgreSQL's text at microsecond precision, never through a JS Date.
    */
   async list(tx: Tx, filter: SessionListFilter): Promise<SessionPage> {
-    const rows = await sqlOf(tx).query<SessionListRow>(
-      `SELECT s.session_id, s.user_id, s.project_id, s.title, s.created_at, s.updated_at, s.last_message_at,
-              s.is_active, s.message_count, s.last_message_preview,
-              to_char(s.last_message_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
-         FROM get_user_sessions($1::uuid, $2::int, $3::timestamptz, $4::uuid, $5::uuid, $6::boolean) s`,
-      [
-        filter.userId,
-        filter.limit + 1,
-        filter.after?.lastMessageAt ?? null,
-        filter.after?.sessionId ?? null,
-        filter.projectId ?? null,
-        filter.isActive ?? null,
-      ],
-    );
-    const page = rows.slice(0, filter.limit);
-    const last = page[page.length - 1];
-    return {
-      sessions: page.map(toRecord),
-      next:
-        rows.length > filter.limit && last
-          ? { lastMessageAt: last.cursor_at, sessionId: last.session_id }
-          : null,
-    };
+    const rows = await sqlOf(tx).query<SessionListRow>(LIST_SESSIONS, [
+      filter.userId,
+      filter.limit + 1,
+      filter.after?.lastMessageAt ?? null,
+      filter.after?.sessionId ?? null,
+      filter.projectId ?? null,
+      filter.isActive ?? null,
+    ]);
+    const { page, next } = sessionPageOfRows(rows, filter.limit);
+    return { sessions: page.map(toSessionRecord), next };
   }
 
   /** Changes the owner's session; null when there is no such session of theirs. */
   async update(tx: Tx, owned: OwnedSession, changes: SessionChanges): Promise<SessionRecord | null> {
-    const [row] = await sqlOf(tx).query<SessionRow>(
-      `UPDATE sessions
-          SET title = CASE WHEN $3::boolean THEN $4::text ELSE title END,
-              is_active = COALESCE($5::boolean, is_active)
-        WHERE session_id = $1::uuid AND user_id = $2::uuid
-        RETURNING ${SESSION_COLUMNS}`,
-      [
-        owned.sessionId,
-        owned.userId,
-        changes.title !== undefined,
-        changes.title ?? null,
-        changes.isActive ?? null,
-      ],
-    );
-    return row ? toRecord(row) : null;
+    const [row] = await sqlOf(tx).query<SessionRow>(UPDATE_SESSION, [
+      owned.sessionId,
+      owned.userId,
+      changes.title !== undefined,
+      changes.title ?? null,
+      changes.isActive ?? null,
+    ]);
+    return row ? toSessionRecord(row) : null;
   }
 
   /** Deletes the owner's session (its messages cascade; legacy turns keep living with session_id NULL). */
@@ -164,21 +119,6 @@ export class SessionsRepository {
     });
     return count === 1;
   }
-}
-
-function toRecord(row: SessionRow): SessionRecord {
-  return {
-    sessionId: row.session_id,
-    userId: row.user_id,
-    projectId: row.project_id,
-    title: row.title,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    lastMessageAt: row.last_message_at,
-    isActive: row.is_active,
-    messageCount: row.message_count,
-    lastMessagePreview: row.last_message_preview,
-  };
 }
 
 /** A session read through Prisma (Dates) as a SessionRecord (the API's timestamp text). */

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../common/app-error.js';
 import { SESSION_CURSOR } from '../common/keyset-cursor.js';
-import { DatabaseService } from '../database/database.service.js';
+import { DatabaseService, type Tx } from '../database/database.service.js';
 import { ProjectsRepository } from '../projects/projects.repository.js';
 import type { CreateSessionDto, ListSessionsQueryDto, UpdateSessionDto } from './sessions.dto.js';
 import { SessionsRepository, type SessionChanges, type SessionRecord } from './sessions.repository.js';
@@ -10,6 +10,15 @@ import { SessionsRepository, type SessionChanges, type SessionRecord } from './s
 export interface SessionList {
   sessions: SessionRecord[];
   nextCursor: string | null;
+}
+
+/** Which session to open: the caller's `sessionId`, or a new one in `projectId` (or in a new project). */
+export interface OpenSession {
+  sessionId?: string;
+  /** With sessionId: must be that session's project. Without: the caller must be a member. */
+  projectId?: string;
+  /** The title of a new session (and of its new project). */
+  title: string | null;
 }
 
 /**
@@ -29,16 +38,48 @@ export class SessionsService {
    * project that does not exist), or in a new project of the caller's titled like the session.
    */
   create(auth: AuthContext, dto: CreateSessionDto): Promise<SessionRecord> {
-    const title = dto.title ?? null;
     return this.db.asUser(auth, async (tx) => {
-      let projectId = dto.project_id;
-      if (projectId === undefined) {
-        projectId = (await this.projects.createForUser(tx, auth.userId, title)).projectId;
-      } else if (!(await this.projects.isMember(tx, projectId, auth.userId))) {
-        throw AppError.notFound('Project');
-      }
-      return this.sessions.create(tx, { userId: auth.userId, projectId, title });
+      const { session } = await this.open(tx, auth, { projectId: dto.project_id, title: dto.title ?? null });
+      return session;
     });
+  }
+
+  /**
+   * In the caller's transaction: the caller's session `sessionId` (404 when it is not theirs; 400 when
+   * `projectId` is not its project), or a new session in `projectId` (the caller must be a member: otherwise
+   * 404, like a project that does not exist), or, with neither, in a new project of the caller's titled like
+   * the session. Every way into a session (this API, both chat endpoints) opens it here.
+   */
+  async open(
+    tx: Tx,
+    auth: AuthContext,
+    request: OpenSession,
+  ): Promise<{ session: SessionRecord; created: boolean }> {
+    const { sessionId, projectId, title } = request;
+    if (sessionId !== undefined) {
+      const session = await this.find(tx, auth, sessionId);
+      if (!session) throw AppError.notFound('Session');
+      if (projectId !== undefined && session.projectId?.toLowerCase() !== projectId.toLowerCase()) {
+        throw AppError.validation('project_id is not the project of session_id', [
+          { field: 'project_id', message: 'is not the project of session_id' },
+        ]);
+      }
+      return { session, created: false };
+    }
+    let inProject = projectId;
+    if (inProject === undefined) {
+      inProject = (await this.projects.createForUser(tx, auth.userId, title)).projectId;
+    } else if (!(await this.projects.isMember(tx, inProject, auth.userId))) {
+      throw AppError.notFound('Project');
+    }
+    const session = await this.sessions.create(tx, { userId: auth.userId, projectId: inProject, title });
+    return { session, created: true };
+  }
+
+  /** In the caller's transaction: their session, or null when it is missing or another user's. */
+  async find(tx: Tx, auth: AuthContext, sessionId: string): Promise<SessionRecord | null> {
+    const session = await this.sessions.findById(tx, sessionId);
+    return session && session.userId === auth.userId ? session : null;
   }
 
   /** A page of the caller's sessions, most recent activity first; `next_cursor` continues it. */
@@ -61,8 +102,8 @@ export class SessionsService {
 
   get(auth: AuthContext, sessionId: string): Promise<SessionRecord> {
     return this.db.asUser(auth, async (tx) => {
-      const session = await this.sessions.findById(tx, sessionId);
-      if (!session || session.userId !== auth.userId) throw AppError.notFound('Session');
+      const session = await this.find(tx, auth, sessionId);
+      if (!session) throw AppError.notFound('Session');
       return session;
     });
   }

@@ -1,0 +1,51 @@
+import type { AppError } from '../common/app-error.js';
+import type { MessageRecord } from '../messages/messages.repository.js';
+import type { SessionRecord } from '../sessions/sessions.repository.js';
+
+/** What POST /api/v1/chat asks for. */
+export interface ChatRequest {
+  /** Already trimmed, 1..32,000 characters. */
+  text: string;
+  sessionId?: string;
+  projectId?: string;
+}
+
+/** A persisted exchange: what POST /api/v1/chat answers, and what a keyed retry replays. */
+export interface ChatReply {
+  session: SessionRecord;
+  sessionCreated: boolean;
+  userMessage: MessageRecord;
+  assistantMessage: MessageRecord;
+}
+
+/** What is known before the model is called; the stream's first parts carry it. */
+export interface ChatStart {
+  session: SessionRecord;
+  sessionCreated: boolean;
+  userMessage: MessageRecord;
+  /** The id the assistant message will have once saved. */
+  assistantMessageId: string;
+  /** A retry with a completed Idempotency-Key: the stored reply; nothing new was written. */
+  replayed: boolean;
+}
+
+/** How an exchange ended: a saved reply (complete, partial or aborted), or a failure with no reply saved. */
+export type ChatEnd = { kind: 'replied'; reply: ChatReply } | { kind: 'failed'; error: AppError };
+
+/**
+ * One chat exchange in flight. `deltas` yields the reply's text as it arrives and ends with the model call;
+ * `end` resolves (never rejects) once the outcome is saved. The generation runs on its own: a client that
+ * stops reading only aborts it through the signal it was given, and the partial reply is still saved.
+ */
+export interface ChatRun {
+  start: ChatStart;
+  deltas: AsyncIterable<string>;
+  end: Promise<ChatEnd>;
+}
+
+/** What a keyed request committed before calling the model, so a retry can continue it (stored as JSON). */
+export interface PreparedRef {
+  session_id: string;
+  user_message_id: string;
+  session_created: boolean;
+}

@@ -1,0 +1,45 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.tokens.js';
+import type { Tx } from '../database/database.service.js';
+import { MessagesRepository } from '../messages/messages.repository.js';
+import { buildContext, type ModelContext, type StoredMessage } from './chat-context.js';
+
+/**
+ * What the model receives for a reply, with the configured system prompt and character budget
+ * (LLM_SYSTEM_PROMPT, LLM_CONTEXT_CHARS); see buildContext for the rules.
+ */
+@Injectable()
+export class ContextBuilder {
+  constructor(
+    private readonly messages: MessagesRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** How many characters of conversation a context holds at most. */
+  get budgetChars(): number {
+    return this.config.LLM_CONTEXT_CHARS;
+  }
+
+  /** The context of a reply to `anchorMessageId` in a session: its messages up to it and its system messages. */
+  async forSession(tx: Tx, sessionId: string, anchorMessageId: string): Promise<ModelContext> {
+    const newestFirst = await this.messages.newestMessages(tx, sessionId, anchorMessageId, this.budgetChars);
+    const sessionSystem = await this.messages.systemMessages(tx, sessionId, anchorMessageId);
+    return buildContext({
+      systemPrompt: this.config.LLM_SYSTEM_PROMPT,
+      sessionSystem,
+      newestFirst,
+      budgetChars: this.budgetChars,
+    });
+  }
+
+  /** The context of a conversation read elsewhere (newest first, the message to answer first). */
+  forConversation(newestFirst: StoredMessage[]): ModelContext {
+    return buildContext({
+      systemPrompt: this.config.LLM_SYSTEM_PROMPT,
+      sessionSystem: [],
+      newestFirst,
+      budgetChars: this.budgetChars,
+    });
+  }
+}
