@@ -15,6 +15,12 @@ if (target) {
   const original = proto.query;
   proto.query = function traced(this: pg.Client, ...args: unknown[]) {
     const first = args[0];
+    // A batch sent as one query (src/database/sql-executor.ts, queryAfter) names all its statements.
+    const batch = (first as { statements?: unknown } | null)?.statements;
+    if (Array.isArray(batch)) {
+      for (const statement of batch) appendFileSync(target, `${JSON.stringify(statement)}\n`);
+      return original.apply(this, args);
+    }
     const text =
       typeof first === 'string'
         ? first

@@ -10,7 +10,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.js';
 import { migrate } from './migrator.js';
-import { pgExecutor, pgliteExecutor, type SqlExecutor } from './sql-executor.js';
+import { pgExecutor, pgliteExecutor, queryAfter, type SqlExecutor, type Statement } from './sql-executor.js';
 import { apiTimestamp, RAW_SQL_TYPES } from './timestamps.js';
 
 /** A Prisma client bound to one transaction that runs under a caller's row-level-security context. */
@@ -43,12 +43,18 @@ export function sqlOf(tx: Tx): TxSql {
  * transaction fails loudly instead of running elsewhere.
  */
 class ConnectionBoundPool extends pg.Pool {
-  constructor(private readonly connection: pg.PoolClient) {
+  constructor(
+    private readonly connection: pg.PoolClient,
+    /** Sends the transaction's opening statements if they are still pending (see DatabaseService.open). */
+    private readonly open: () => Promise<unknown> | undefined,
+  ) {
     super({ max: 1 });
   }
 
   override query(...args: unknown[]): never {
-    return (this.connection.query as (...a: unknown[]) => never).apply(this.connection, args);
+    const send = () => (this.connection.query as (...a: unknown[]) => never).apply(this.connection, args);
+    const opening = this.open();
+    return (opening ? opening.then(send) : send()) as never;
   }
 
   override connect(): never {
@@ -60,6 +66,8 @@ class ConnectionBoundPool extends pg.Pool {
 const USER_CONTEXT = `SELECT set_config('role', $1, true), set_config('app.user_id', $2, true), app.assert_user_exists($3::uuid)`;
 /** The same without the check: a caller whose row does not exist yet, or none (legacy traffic). */
 const CONTEXT_WITHOUT_CHECK = `SELECT set_config('role', $1, true), set_config('app.user_id', $2, true)`;
+
+const BEGIN: Statement = { text: 'BEGIN' };
 
 /** The role request traffic runs as; created by the first migration, never BYPASSRLS. */
 export const APP_ROLE = 'parley_app';
@@ -80,6 +88,8 @@ export class DatabaseService implements OnApplicationShutdown {
   private executor?: SqlExecutor;
   private readonly bound = new WeakMap<pg.PoolClient, PrismaClient>();
   private readonly boundClients = new Set<PrismaClient>();
+  /** Per checked-out connection: its transaction's BEGIN and context statement, until they are sent. */
+  private readonly opening = new WeakMap<pg.PoolClient, Statement[]>();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -179,8 +189,9 @@ export class DatabaseService implements OnApplicationShutdown {
 
   /**
    * Runs `work` in one transaction as the application role with the caller's id in `app.user_id`, so every
-   * statement is filtered by row-level security. The context is set, and the caller checked to exist, in a
-   * single round trip; an unknown caller fails with SQLSTATE 28000 (answered as 401).
+   * statement is filtered by row-level security. The context is set, and the caller checked to exist, by one
+   * statement sent with the work's first (see transaction); an unknown caller fails with SQLSTATE 28000
+   * (answered as 401).
    */
   asUser<T>(auth: AuthContext, work: (tx: Tx) => Promise<T>): Promise<T> {
     return this.transaction(USER_CONTEXT, [APP_ROLE, auth.userId, auth.userId], work);
@@ -206,6 +217,14 @@ export class DatabaseService implements OnApplicationShutdown {
    * pool), every statement by DB_STATEMENT_TIMEOUT_MS, and a transaction that outlives
    * DB_STATEMENT_TIMEOUT_MS is rolled back and fails. On the embedded database it is a Prisma interactive
    * transaction.
+   *
+   * Round trips on PostgreSQL: BEGIN and the context statement are not sent on their own; they go out in
+   * front of the transaction's first statement, as one extended-protocol batch with one Sync (queryAfter),
+   * so a one-statement read costs two round trips (that batch, COMMIT) instead of four. PostgreSQL runs
+   * them in order, so that statement and every one after it see the role and the caller exactly as before,
+   * and both settings are transaction-local (set_config(..., true)): COMMIT or ROLLBACK resets them. An
+   * unknown caller fails that first statement with 28000; `work` failing before it sent anything is
+   * checked the same way before its own error is passed on, so an unknown caller is still answered 401.
    */
   private async transaction<T>(context: string, params: string[], work: (tx: Tx) => Promise<T>): Promise<T> {
     if (!this.pool) {
@@ -227,10 +246,13 @@ export class DatabaseService implements OnApplicationShutdown {
       broken = error;
     };
     connection.on('error', onError);
+    // BEGIN and the context statement go out with the transaction's first statement, in its round trip
+    // (queryAfter); until then they wait here.
+    this.opening.set(connection, [BEGIN, { text: context, values: params }]);
     try {
-      await connection.query('BEGIN');
-      await connection.query(context, params);
       const result = await work(this.boundClient(connection));
+      // A transaction that sent nothing still checks its caller (an unknown user is answered 401).
+      await this.open(connection);
       if (performance.now() - started > this.config.DB_STATEMENT_TIMEOUT_MS) {
         throw new Error(
           `Transaction API error: the transaction ran longer than ${this.config.DB_STATEMENT_TIMEOUT_MS} ms and was rolled back`,
@@ -239,25 +261,53 @@ export class DatabaseService implements OnApplicationShutdown {
       await connection.query('COMMIT');
       return result;
     } catch (error) {
+      // `work` failed before its first statement: the caller's check still comes first, as when the
+      // context was set before `work` ran (an unknown caller is answered 401, not what `work` threw).
+      const checked = await this.open(connection)?.then(
+        () => error,
+        (contextError: unknown) => contextError,
+      );
       await connection.query('ROLLBACK').catch((rollbackError: Error) => {
         broken = rollbackError;
       });
-      throw error;
+      throw checked ?? error;
     } finally {
+      this.opening.delete(connection);
       connection.removeListener('error', onError);
       connection.release(broken);
     }
+  }
+
+  /**
+   * Sends a transaction's pending opening statements on their own (BEGIN with the context statement, one
+   * round trip), for a statement that cannot carry them (Prisma's) or a transaction that sent none.
+   * Undefined when they have gone out already.
+   */
+  private open(connection: pg.PoolClient): Promise<unknown> | undefined {
+    const opening = this.opening.get(connection);
+    if (!opening) return undefined;
+    this.opening.delete(connection);
+    const [first, context] = opening;
+    return queryAfter(connection, [first], { text: context.text, values: context.values as string[] });
   }
 
   /** The Prisma client of a pooled connection: every query it sends runs on that connection. */
   private boundClient(connection: pg.PoolClient): Tx {
     let client = this.bound.get(connection);
     if (!client) {
-      client = new PrismaClient({ adapter: new PrismaPg(new ConnectionBoundPool(connection)) });
+      client = new PrismaClient({
+        adapter: new PrismaPg(new ConnectionBoundPool(connection, () => this.open(connection))),
+      });
       this.bound.set(connection, client);
       this.boundClients.add(client);
       rawSql.set(client, {
-        query: async (text, values) => (await connection.query({ text, values, types: RAW_SQL_TYPES })).rows,
+        query: async <R>(text: string, values?: unknown[]) => {
+          const config = { text, values, types: RAW_SQL_TYPES };
+          const opening = this.opening.get(connection);
+          if (!opening) return (await connection.query(config)).rows as R[];
+          this.opening.delete(connection);
+          return (await queryAfter(connection, opening, config)).rows as R[];
+        },
       });
     }
     return client;

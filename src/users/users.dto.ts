@@ -54,11 +54,17 @@ export class UserResponseDto {
   /** @example 7d3c4b1e-2f7a-4c55-9d0e-2b8f5f1c9a10 */
   @ApiProperty({ format: 'uuid' })
   user_id: string;
+  // Declared for every field so that the document lists them in this order (explicit decorators come first).
+  @ApiProperty({ type: String, nullable: true })
   email: string | null;
+  @ApiProperty({ type: String, nullable: true })
   display_name: string | null;
+  @ApiProperty({ type: String, nullable: true })
   avatar_url: string | null;
-  created_at: Date;
-  updated_at: Date;
+  @ApiProperty({ type: String, format: 'date-time' })
+  created_at: string;
+  @ApiProperty({ type: String, format: 'date-time' })
+  updated_at: string;
 }
 
 export function toUserResponse(user: UserRecord): UserResponseDto {

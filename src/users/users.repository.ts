@@ -1,28 +1,20 @@
 import { Injectable } from '@nestjs/common';
-import type { Tx } from '../database/database.service.js';
+import { sqlOf, type Tx } from '../database/database.service.js';
+import { apiTimestamp } from '../database/timestamps.js';
+import {
+  INSERT_USER_IF_ABSENT,
+  toUserRecord,
+  USER_BY_ID,
+  type UserRecord,
+  type UserRow,
+} from './users.sql.js';
 
-export interface UserRecord {
-  userId: string;
-  email: string | null;
-  displayName: string | null;
-  avatarUrl: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
+export type { UserRecord } from './users.sql.js';
 
 export interface UserFields {
   email?: string | null;
   displayName?: string | null;
   avatarUrl?: string | null;
-}
-
-interface UserRow {
-  user_id: string;
-  email: string | null;
-  display_name: string | null;
-  avatar_url: string | null;
-  created_at: Date;
-  updated_at: Date;
 }
 
 const SELECT = {
@@ -34,11 +26,23 @@ const SELECT = {
   updatedAt: true,
 };
 
+/** A Prisma result's Dates as the API's text. */
+function withTextTimestamps(user: {
+  userId: string;
+  email: string | null;
+  displayName: string | null;
+  avatarUrl: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}): UserRecord {
+  return { ...user, createdAt: apiTimestamp(user.createdAt), updatedAt: apiTimestamp(user.updatedAt) };
+}
+
 /** SQL for the users table. Every method runs inside the caller's RLS transaction. */
 @Injectable()
 export class UsersRepository {
-  create(tx: Tx, userId: string, fields: UserFields): Promise<UserRecord> {
-    return tx.user.create({ data: { userId, ...fields }, select: SELECT });
+  async create(tx: Tx, userId: string, fields: UserFields): Promise<UserRecord> {
+    return withTextTimestamps(await tx.user.create({ data: { userId, ...fields }, select: SELECT }));
   }
 
   /**
@@ -46,29 +50,23 @@ export class UsersRepository {
    * then, instead of a unique violation. Other unique values (the email) still conflict.
    */
   async createIfAbsent(tx: Tx, userId: string, fields: UserFields): Promise<UserRecord | null> {
-    const [row] = await tx.$queryRaw<UserRow[]>`
-      INSERT INTO users (user_id, email, display_name, avatar_url)
-      VALUES (${userId}::uuid, ${fields.email ?? null}, ${fields.displayName ?? null}, ${fields.avatarUrl ?? null})
-      ON CONFLICT (user_id) DO NOTHING
-      RETURNING user_id, email, display_name, avatar_url, created_at, updated_at`;
-    return row
-      ? {
-          userId: row.user_id,
-          email: row.email,
-          displayName: row.display_name,
-          avatarUrl: row.avatar_url,
-          createdAt: row.created_at,
-          updatedAt: row.updated_at,
-        }
-      : null;
+    const [row] = await sqlOf(tx).query<UserRow>(INSERT_USER_IF_ABSENT, [
+      userId,
+      fields.email ?? null,
+      fields.displayName ?? null,
+      fields.avatarUrl ?? null,
+    ]);
+    return row ? toUserRecord(row) : null;
   }
 
-  findById(tx: Tx, userId: string): Promise<UserRecord | null> {
-    return tx.user.findUnique({ where: { userId }, select: SELECT });
+  /** The caller's profile (raw SQL: GET /users/me is a hot path, and Prisma's pipeline costs more than it). */
+  async findById(tx: Tx, userId: string): Promise<UserRecord | null> {
+    const [row] = await sqlOf(tx).query<UserRow>(USER_BY_ID, [userId]);
+    return row ? toUserRecord(row) : null;
   }
 
-  update(tx: Tx, userId: string, fields: UserFields): Promise<UserRecord> {
-    return tx.user.update({ where: { userId }, data: fields, select: SELECT });
+  async update(tx: Tx, userId: string, fields: UserFields): Promise<UserRecord> {
+    return withTextTimestamps(await tx.user.update({ where: { userId }, data: fields, select: SELECT }));
   }
 
   /**
