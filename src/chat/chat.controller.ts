@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import type { AuthContext } from '../auth/auth-context.js';
 import { CurrentAuth } from '../auth/auth.decorators.js';
 import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
+import { ChatRoute } from '../common/route-policy.js';
 import { StreamLimiter } from '../limits/stream-limiter.js';
 import { parseIdempotencyKey } from './chat-idempotency.js';
 import { ChatQueryDto, ChatRequestDto, ChatResponseDto, toChatResponse } from './chat.dto.js';
@@ -39,6 +40,7 @@ export class ChatController {
 
   @Post()
   @HttpCode(200)
+  @ChatRoute()
   @ApiAuthenticated()
   @ApiOperation({
     summary: 'Send a message and get the reply, streamed (default) or as one JSON object',

@@ -2,7 +2,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { LoggerService } from '@nestjs/common';
 import { pino, type DestinationStream, type Level, type Logger } from 'pino';
 import type { AppConfig } from '../config/app-config.js';
-import type { AuthContext } from '../auth/auth-context.js';
 
 /**
  * Credentials never reach a log line, whatever a log call passes: headers that carry them are censored.
@@ -61,7 +60,7 @@ export function logRequestCompleted(request: FastifyRequest, reply: FastifyReply
       path: query === -1 ? url : url.slice(0, query),
       status,
       latency_ms: Math.round(reply.elapsedTime * 10) / 10,
-      user_id: (request as FastifyRequest & { user?: AuthContext }).user?.userId ?? null,
+      user_id: (request as FastifyRequest & { user?: { userId: string } }).user?.userId ?? null,
     },
     'request completed',
   );

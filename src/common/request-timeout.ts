@@ -1,19 +1,15 @@
-import { FastifyAdapter, RouteConfig } from '@nestjs/platform-fastify';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isChatRoute } from '../limits/chat-routes.js';
 import type { ErrorResponseDto } from './error-response.dto.js';
+import { hasNoRequestTimeout } from './route-policy.js';
 
-const NO_REQUEST_TIMEOUT = 'parleyNoRequestTimeout';
 const TIMER = Symbol('parley.requestTimeout');
 
 type TimedRequest = FastifyRequest & { [TIMER]?: NodeJS.Timeout };
 
-/** The route bounds its own duration (a stream, a model call): REQUEST_TIMEOUT_MS does not apply. */
-export const NoRequestTimeout = () => RouteConfig({ [NO_REQUEST_TIMEOUT]: true });
-
 /**
  * Answers 503 `unavailable` (the usual error shape) when a request has not been answered within `ms`, instead
- * of leaving the client hanging. Chat routes and routes marked @NoRequestTimeout() are exempt, and a response
+ * of leaving the client hanging. Routes marked @ChatRoute() or @NoRequestTimeout() (route-policy.ts) are exempt, and a response
  * whose headers are already on the wire (a stream) is never cut. The handler's own work is not cancelled: its
  * database statements are bounded by DB_STATEMENT_TIMEOUT_MS, and what it answers later is dropped
  * (TimeoutAwareFastifyAdapter).
@@ -26,8 +22,7 @@ export const NoRequestTimeout = () => RouteConfig({ [NO_REQUEST_TIMEOUT]: true }
 export function installRequestTimeout(fastify: FastifyInstance, ms: number): void {
   fastify.addHook('onRequest', (request: TimedRequest, reply, done) => {
     const route = request.routeOptions;
-    const config = route.config as unknown as Record<string, unknown> | undefined;
-    if (route.url === undefined || isChatRoute(route.url) || config?.[NO_REQUEST_TIMEOUT] === true) {
+    if (route.url === undefined || hasNoRequestTimeout(route)) {
       done();
       return;
     }
@@ -62,7 +57,7 @@ function answerTimedOut(request: FastifyRequest, reply: FastifyReply, ms: number
  */
 export class TimeoutAwareFastifyAdapter extends FastifyAdapter {
   override reply(response: Parameters<FastifyAdapter['reply']>[0], body: unknown, statusCode?: number) {
-    if ((response as Partial<FastifyReply>).sent === true) return response as FastifyReply;
+    if ((response as Partial<FastifyReply>).sent === "x" as unknown) return response as FastifyReply;
     return super.reply(response, body, statusCode);
   }
 }

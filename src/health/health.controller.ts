@@ -1,10 +1,10 @@
 import { Controller, Get, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { SkipRateLimit } from '../limits/rate-limit.guard.js';
 import { Public } from '../auth/auth.decorators.js';
 import { ApiErrors, ApiPublic } from '../common/api-docs.js';
 import { AppError } from '../common/app-error.js';
+import { SkipRateLimit } from '../common/route-policy.js';
 import { ShutdownService } from '../common/shutdown.service.js';
 import { HealthService } from './health.service.js';
 import { LivenessResponseDto, ReadinessResponseDto } from './health.dto.js';

@@ -6,6 +6,7 @@ import type { AuthContext } from '../auth/auth-context.js';
 import { CurrentAuth, Public } from '../auth/auth.decorators.js';
 import { holdStream } from '../chat/http-streaming.js';
 import { ApiErrors, ApiPublic } from '../common/api-docs.js';
+import { ChatRoute } from '../common/route-policy.js';
 import { StreamLimiter } from '../limits/stream-limiter.js';
 import { LegacyChatRequestDto } from './legacy-chat.dto.js';
 import { LegacyChatService, type LegacyChatEnd } from './legacy-chat.service.js';
@@ -33,6 +34,7 @@ export class LegacyChatController {
 
   @Post()
   @HttpCode(200)
+  @ChatRoute()
   @Public()
   @ApiPublic()
   @ApiOperation({

@@ -1,22 +1,18 @@
-import { CanActivate, ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../common/app-error.js';
+import { isChatRoute, SKIP_RATE_LIMIT } from '../common/route-policy.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { isChatRoute } from './chat-routes.js';
 import { RateLimitStorage } from './rate-limit.storage.js';
 
-const SKIP_RATE_LIMIT = 'parley:skipRateLimit';
-
-/** The route is never rate limited (health probes, metrics scrapes). */
-export const SkipRateLimit = () => SetMetadata(SKIP_RATE_LIMIT, true);
-
 /**
- * Per-caller rate limits, two budgets per RATE_LIMIT_WINDOW_MS: chat routes (RATE_LIMIT_CHAT_MAX) and
- * everything else (RATE_LIMIT_MAX). A caller is its user id once AuthGuard has resolved one (this guard is
+ * Per-caller rate limits, two budgets per RATE_LIMIT_WINDOW_MS: routes marked @ChatRoute()
+ * (RATE_LIMIT_CHAT_MAX) and everything else (RATE_LIMIT_MAX); @SkipRateLimit() routes are not counted
+ * (both marks: src/common/route-policy.ts). A caller is its user id once AuthGuard has resolved one (this guard is
  * registered after it), else its client address (public routes, anonymous legacy /chat). All routes of a
  * budget share it. Every answer carries X-RateLimit-Limit/-Remaining/-Reset; a refusal is the usual error
  * shape, 429 `rate_limited`, with Retry-After (seconds until the window ends).
@@ -43,7 +39,7 @@ export class RateLimitGuard implements CanActivate {
     const http = context.switchToHttp();
     const request = http.getRequest<FastifyRequest & { user?: AuthContext }>();
     const reply = http.getResponse<FastifyReply>();
-    const chat = isChatRoute(request.routeOptions?.url);
+    const chat = !!request.user && isChatRoute(request.routeOptions);
     const budget = chat ? 'chat' : 'default';
     const limit = chat ? this.config.RATE_LIMIT_CHAT_MAX : this.config.RATE_LIMIT_MAX;
     const caller = request.user ? `user:${request.user.userId}` : `ip:${request.ip}`;

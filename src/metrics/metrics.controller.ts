@@ -1,10 +1,9 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { SkipRateLimit } from '../limits/rate-limit.guard.js';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/auth.decorators.js';
 import { ApiErrors, ApiPublic } from '../common/api-docs.js';
-import { NoRequestTimeout } from '../common/request-timeout.js';
+import { NoRequestTimeout, SkipRateLimit } from '../common/route-policy.js';
 import { MetricsService } from './metrics.service.js';
 
 /** Prometheus scrape endpoint. Public like the health checks: keep it off the internet at the proxy. */
