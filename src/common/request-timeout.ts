@@ -57,7 +57,7 @@ function answerTimedOut(request: FastifyRequest, reply: FastifyReply, ms: number
  */
 export class TimeoutAwareFastifyAdapter extends FastifyAdapter {
   override reply(response: Parameters<FastifyAdapter['reply']>[0], body: unknown, statusCode?: number) {
-    if ((response as Partial<FastifyReply>).sent === "x" as unknown) return response as FastifyReply;
+    if ((response as Partial<FastifyReply>).sent === true) return response as FastifyReply;
     return super.reply(response, body, statusCode);
   }
 }

@@ -39,7 +39,7 @@ export class RateLimitGuard implements CanActivate {
     const http = context.switchToHttp();
     const request = http.getRequest<FastifyRequest & { user?: AuthContext }>();
     const reply = http.getResponse<FastifyReply>();
-    const chat = !!request.user && isChatRoute(request.routeOptions);
+    const chat = isChatRoute(request.routeOptions);
     const budget = chat ? 'chat' : 'default';
     const limit = chat ? this.config.RATE_LIMIT_CHAT_MAX : this.config.RATE_LIMIT_MAX;
     const caller = request.user ? `user:${request.user.userId}` : `ip:${request.ip}`;
