@@ -132,26 +132,25 @@ class FaultyProxy {
     await database?.drop();
   });
 
-  const timed = async (url: string, headers: Record<string, string> = {}) => {
-    const started = Date.now();
-    const response = await t.app.inject({ method: 'GET', url, headers });
-    return { response, ms: Date.now() - started };
-  };
+  // No wall-clock bounds (the machine may be busy): what must hold is which mechanism ended a request. The
+  // generic request timeout (REQUEST_TIMEOUT_MS, 10 s, "did not finish within") is the fallback that would end
+  // a request the database timeouts failed to end; the answers must come from the database's own handling.
+  const get = (url: string, headers: Record<string, string> = {}) =>
+    t.app.inject({ method: 'GET', url, headers });
 
-  it('a stopped database: requests fail fast with 503, readiness turns 503, and both recover on their own', async () => {
+  it('a stopped database: requests end with the database error 503 (not the request timeout), readiness turns 503, and both recover on their own', async () => {
     const user = await createUser(t.app);
     proxy.set('refuse');
-    const request = await timed('/api/v1/users/me', user.headers);
-    expect(request.response.statusCode).toBe(503);
-    expect(request.response.json()).toMatchObject({
+    const request = await get('/api/v1/users/me', user.headers);
+    expect(request.statusCode).toBe(503);
+    expect(request.json()).toMatchObject({
       error: 'unavailable',
-      message: expect.stringMatching(/database/i),
+      message: 'The database is unavailable; try again shortly',
     });
-    expect(request.ms).toBeLessThan(3000);
-    const ready = await timed('/health/ready');
-    expect(ready.response.statusCode).toBe(503);
-    expect(ready.response.json().details).toContainEqual({ field: 'database', message: 'unreachable' });
-    expect(ready.response.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|password/);
+    const ready = await get('/health/ready');
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json().details).toContainEqual({ field: 'database', message: 'unreachable' });
+    expect(ready.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|password/);
     expect((await t.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
 
     proxy.set('forward');
@@ -160,16 +159,20 @@ class FaultyProxy {
     expect((await t.app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
   });
 
-  it('a hung database: requests end with 503 within the configured timeouts instead of hanging', async () => {
+  it('a hung database: the database timeouts, not the request timeout, end requests and probes with 503', async () => {
     const user = await createUser(t.app);
     proxy.set('blackhole');
-    const request = await timed('/api/v1/users/me', user.headers);
-    expect(request.response.statusCode).toBe(503);
-    expect(request.response.json()).toMatchObject({ error: 'unavailable' });
-    expect(request.ms).toBeLessThan(5000);
-    const ready = await timed('/health/ready');
-    expect(ready.response.statusCode).toBe(503);
-    expect(ready.ms).toBeLessThan(2000);
+    const request = await get('/api/v1/users/me', user.headers);
+    expect(request.statusCode).toBe(503);
+    expect(request.json()).toMatchObject({
+      error: 'unavailable',
+      message: expect.stringMatching(/database/i),
+    });
+    expect(request.json().message).not.toMatch(/did not finish within/);
+    const ready = await get('/health/ready');
+    expect(ready.statusCode).toBe(503);
+    // HEALTH_TIMEOUT_MS (500) ended the probe's check, not the request timeout.
+    expect(ready.json().details).toContainEqual({ field: 'database', message: 'timeout of 500ms exceeded' });
     proxy.set('forward');
     expect(
       (await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: user.headers })).statusCode,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { DatabaseService } from '../src/database/database.service.js';
+import { StreamLimiter } from '../src/limits/stream-limiter.js';
 import { createOpsTestApp, type OpsTestApp } from './support/ops-app.js';
 import { DATABASE_KIND } from './support/test-app.js';
 import type { SqlExecutor } from '../src/database/sql-executor.js';
@@ -28,8 +29,12 @@ describe(`abuse limits (${DATABASE_KIND})`, () => {
       STREAMS_PER_USER_MAX: '1',
       BUILTIN_LLM_DELAY_MS: '60', // a chat lasts ~4 s, longer than REQUEST_TIMEOUT_MS: chat is exempt
     });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
   });
-  afterAll(() => t?.close());
+  afterAll(async () => {
+    t?.app.getHttpServer().closeAllConnections();
+    await t?.close();
+  });
 
   const me = (headers: Record<string, string>) =>
     t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers });
@@ -37,16 +42,25 @@ describe(`abuse limits (${DATABASE_KIND})`, () => {
   it('a user over RATE_LIMIT_MAX gets 429 with Retry-After, in the error shape; another user is not affected', async () => {
     const a = await insertUser(t.sql);
     const b = await insertUser(t.sql);
+    let reset = 60;
     for (let i = 1; i <= 5; i++) {
       const ok = await me(a.headers);
       expect(ok.statusCode).toBe(200);
       expect(ok.headers['x-ratelimit-limit']).toBe('5');
       expect(ok.headers['x-ratelimit-remaining']).toBe(String(5 - i));
+      // X-RateLimit-Reset: whole seconds until this window ends, within the window, never growing in it.
+      const announced = Number(ok.headers['x-ratelimit-reset']);
+      expect(Number.isInteger(announced)).toBe(true);
+      expect(announced).toBeGreaterThanOrEqual(1);
+      expect(announced).toBeLessThanOrEqual(reset);
+      reset = announced;
     }
     const refused = await me(a.headers);
     expect(refused.statusCode).toBe(429);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
+    expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(reset);
+    expect(refused.headers['x-ratelimit-reset']).toBe(refused.headers['retry-after']);
+    expect(refused.headers['x-ratelimit-remaining']).toBe('0');
     expect(refused.json()).toEqual({
       statusCode: 429,
       error: 'rate_limited',
@@ -70,18 +84,18 @@ describe(`abuse limits (${DATABASE_KIND})`, () => {
         headers: user.headers,
         payload: { text: 'Tell me a story' },
       });
-    const first = chat();
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the first stream is open now
+    // The first stream is open once its first bytes have arrived (not after a guessed pause).
+    const first = await openStream(t, '/api/v1/chat', user.headers, { text: 'Tell me a story' });
+    expect(first.response.status).toBe(200);
+    expect(first.response.headers.get('content-type')).toMatch(/text\/event-stream/);
+    expect(first.response.headers.get('x-ratelimit-limit')).toBe('2');
     const second = await chat();
     expect(second.statusCode).toBe(429);
     expect(second.json()).toMatchObject({
       error: 'rate_limited',
       message: expect.stringMatching(/open streams/),
     });
-    const done = await first;
-    expect(done.statusCode).toBe(200);
-    expect(done.headers['content-type']).toMatch(/text\/event-stream/);
-    expect(done.headers['x-ratelimit-limit']).toBe('2');
+    expect(await first.rest()).toContain('[DONE]');
     // Two chats spent the chat budget (the refused one counted too); reads have their own.
     const third = await chat();
     expect(third.statusCode).toBe(429);
@@ -90,6 +104,7 @@ describe(`abuse limits (${DATABASE_KIND})`, () => {
     const read = await me(user.headers);
     expect(read.statusCode).toBe(200);
     expect(read.headers['x-ratelimit-limit']).toBe('5');
+    await waitFor(() => t.app.get(StreamLimiter).size === 0); // released when the response has closed
     const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toMatch(/parley_rate_limited_total\{limit="streams"\} 1/);
     expect(metrics).toMatch(/parley_rate_limited_total\{limit="chat"\} 1/);
@@ -137,25 +152,21 @@ describe(`abuse limits (${DATABASE_KIND})`, () => {
   it('a non-streaming request that runs past REQUEST_TIMEOUT_MS is answered 503 in the error shape, not left hanging', async () => {
     const user = await insertUser(t.sql);
     const database = t.app.get(DatabaseService);
-    let elapsed = 0;
-    const response = await holdUserRow(database, user.id, 4500, async () => {
-      const started = Date.now();
-      const answer = await t.app.inject({
+    // The row stays held far longer than the timeout: the answer must come while it is still held.
+    const { answer: response, whileHeld } = await holdUserRow(database, user.id, 20000, () =>
+      t.app.inject({
         method: 'PATCH',
         url: '/api/v1/users/me',
         headers: user.headers,
         payload: { display_name: 'late' },
-      });
-      elapsed = Date.now() - started;
-      return answer;
-    });
+      }),
+    );
     expect(response.statusCode).toBe(503);
     expect(response.json()).toMatchObject({
       error: 'unavailable',
       message: expect.stringMatching(/did not finish within 1500 ms/),
     });
-    expect(elapsed).toBeGreaterThanOrEqual(1400);
-    expect(elapsed).toBeLessThan(4400);
+    expect(whileHeld).toBe(true);
   });
 
   it('the handler of a timed-out request finishes quietly: its answer is dropped, never sent twice, no warning', async () => {
@@ -167,7 +178,19 @@ describe(`abuse limits (${DATABASE_KIND})`, () => {
     try {
       const user = await insertUser(quiet.sql);
       const database = quiet.app.get(DatabaseService);
-      const response = await holdUserRow(database, user.id, 2500, () =>
+      // The event to wait for: Nest handing the handler's late answer to the adapter after the 503 went out.
+      type Adapter = { reply(response: { sent?: boolean }, body: unknown, status?: number): unknown };
+      const adapter = quiet.app.getHttpAdapter() as unknown as Adapter;
+      const reply = adapter.reply.bind(adapter);
+      let lateAnswer!: () => void;
+      const late = new Promise<void>((resolve) => (lateAnswer = resolve));
+      adapter.reply = (response, body, status) => {
+        const alreadySent = response.sent === true;
+        const result = reply(response, body, status);
+        if (alreadySent) lateAnswer();
+        return result;
+      };
+      const { answer: response, whileHeld } = await holdUserRow(database, user.id, 20000, () =>
         quiet.app.inject({
           method: 'PATCH',
           url: '/api/v1/users/me',
@@ -176,6 +199,7 @@ describe(`abuse limits (${DATABASE_KIND})`, () => {
         }),
       );
       expect(response.statusCode).toBe(503);
+      expect(whileHeld).toBe(true);
       expect(response.headers['x-request-id']).toBe(response.json<{ request_id: string }>().request_id);
       expect(response.headers['x-content-type-options']).toBe('nosniff');
       const name = async () =>
@@ -185,13 +209,10 @@ describe(`abuse limits (${DATABASE_KIND})`, () => {
             [user.id],
           )
         )[0].display_name;
-      if (database.kind === 'postgres') {
-        // The row is free again: the handler's transaction goes through (its work is not cancelled).
-        for (let i = 0; i < 50 && (await name()) !== 'late'; i++)
-          await new Promise((r) => setTimeout(r, 100));
-        expect(await name()).toBe('late');
-      }
-      await new Promise((r) => setTimeout(r, 300));
+      // The row is free again: the handler's transaction goes through (its work is not cancelled), and
+      // its late answer is dropped.
+      await late;
+      expect(await name()).toBe('late');
       expect(quiet.logs.raw.filter((line) => /already sent|FST_ERR_REP_ALREADY_SENT/i.test(line))).toEqual(
         [],
       );
@@ -256,17 +277,226 @@ describe(`abuse limits (${DATABASE_KIND})`, () => {
   });
 });
 
+describe(`abuse limits without TRUST_PROXY (${DATABASE_KIND})`, () => {
+  let t: OpsTestApp;
+  beforeAll(async () => {
+    t = await createOpsTestApp({
+      TRUST_PROXY: 'false',
+      RATE_LIMIT_MAX: '3',
+      RATE_LIMIT_CHAT_MAX: '2',
+      RATE_LIMIT_WINDOW_MS: '60000',
+      LEGACY_CHAT_ENABLED: 'true',
+    });
+  });
+  afterAll(() => t?.close());
+
+  it('a client rotating X-Forwarded-For is still one client: its own address is counted', async () => {
+    const create = (i: number) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v1/users',
+        remoteAddress: '198.51.100.10',
+        headers: { 'x-forwarded-for': `203.0.113.${i}` },
+        payload: { display_name: `spoofer ${i}` },
+      });
+    for (let i = 1; i <= 3; i++) expect((await create(i)).statusCode).toBe(201);
+    const refused = await create(4);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json().error).toBe('rate_limited');
+    // Another address has its own budget (so the refusal is about the address, not the route).
+    const other = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/users',
+      remoteAddress: '198.51.100.11',
+      headers: { 'x-forwarded-for': '203.0.113.4' },
+      payload: { display_name: 'another client' },
+    });
+    expect(other.statusCode).toBe(201);
+  });
+
+  it('anonymous legacy POST /chat spends the chat budget of the client address (RATE_LIMIT_CHAT_MAX)', async () => {
+    const legacy = (remoteAddress: string) =>
+      t.app.inject({ method: 'POST', url: '/chat', remoteAddress, payload: { text: 'An old client' } });
+    for (let i = 1; i <= 2; i++) {
+      const ok = await legacy('198.51.100.20');
+      expect(ok.statusCode).toBe(200);
+      expect(ok.headers['x-ratelimit-limit']).toBe('2');
+      expect(ok.headers['x-ratelimit-remaining']).toBe(String(2 - i));
+    }
+    const refused = await legacy('198.51.100.20');
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json().message).toMatch(/Too many chat requests/);
+    expect(refused.headers['retry-after']).toBeDefined();
+    expect((await legacy('198.51.100.21')).statusCode).toBe(200);
+    // The address's other budget is untouched.
+    const read = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/users',
+      remoteAddress: '198.51.100.20',
+      payload: { display_name: 'same address, other budget' },
+    });
+    expect(read.statusCode).toBe(201);
+  });
+});
+
+describe(`a short rate-limit window and the stream cap (${DATABASE_KIND})`, () => {
+  let t: OpsTestApp;
+  beforeAll(async () => {
+    t = await createOpsTestApp({
+      TRUST_PROXY: 'false',
+      RATE_LIMIT_MAX: '3',
+      RATE_LIMIT_CHAT_MAX: '3',
+      RATE_LIMIT_WINDOW_MS: '2000',
+      STREAMS_PER_USER_MAX: '1',
+      BUILTIN_LLM_DELAY_MS: '60', // a reply streams for a few seconds: long enough to hold its slot
+      LEGACY_CHAT_ENABLED: 'true',
+    });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    t?.app.getHttpServer().closeAllConnections();
+    await t?.close();
+  });
+
+  it('after the window the budget is back, when X-RateLimit-Reset said it would be', async () => {
+    const user = await insertUser(t.sql);
+    const me = () => t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: user.headers });
+    // Spend the budget; a window may end while doing so, so go on until refused (at most two windows' worth).
+    let refused;
+    for (let i = 0; i < 7 && !refused; i++) {
+      const answer = await me();
+      if (answer.statusCode === 429) refused = answer;
+      else expect(answer.statusCode).toBe(200);
+    }
+    expect(refused?.statusCode).toBe(429);
+    const reset = Number(refused!.headers['x-ratelimit-reset']);
+    expect(reset).toBeGreaterThanOrEqual(1);
+    expect(reset).toBeLessThanOrEqual(2);
+    expect(refused!.headers['retry-after']).toBe(String(reset));
+    await new Promise((resolve) => setTimeout(resolve, reset * 1000));
+    const again = await me();
+    expect(again.statusCode).toBe(200);
+    expect(again.headers['x-ratelimit-remaining']).toBe('2');
+  });
+
+  it('a user holds at most STREAMS_PER_USER_MAX streams; the slot is free again when the client goes', async () => {
+    const [ada, bob] = [await insertUser(t.sql), await insertUser(t.sql)];
+    const streams = t.app.get(StreamLimiter);
+    const open = await openStream(t, '/api/v1/chat', ada.headers, { text: 'A long story, please' });
+    expect(open.response.status).toBe(200);
+    const json = () =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v1/chat?stream=false',
+        headers: ada.headers,
+        payload: { text: 'And another one' },
+      });
+    const refused = await json();
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json().message).toMatch(/open streams: at most 1/);
+    // Another user is not held by Ada's stream.
+    const bobs = await openStream(t, '/api/v1/chat', bob.headers, { text: 'My own story' });
+    expect(bobs.response.status).toBe(200);
+    bobs.abort();
+    open.abort();
+    await waitFor(() => streams.size === 0);
+    const next = await openStream(t, '/api/v1/chat', ada.headers, { text: 'Now it fits' });
+    expect(next.response.status).toBe(200);
+    next.abort();
+    await waitFor(() => streams.size === 0);
+  });
+
+  it('anonymous legacy streams are capped per client address', async () => {
+    const streams = t.app.get(StreamLimiter);
+    // Real HTTP from 127.0.0.1: one anonymous stream open, its first bytes received.
+    const open = await openStream(t, '/chat', {}, { text: 'An old client, a long answer' });
+    expect(open.response.status).toBe(200);
+    const legacy = (remoteAddress: string) =>
+      t.app.inject({ method: 'POST', url: '/chat', remoteAddress, payload: { text: 'meanwhile' } });
+    const refused = await legacy('127.0.0.1');
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json().message).toMatch(/open streams/);
+    // X-Forwarded-For is not trusted here: the same address, the same cap.
+    const spoofed = await openStream(t, '/chat', { 'x-forwarded-for': '203.0.113.9' }, { text: 'spoofed' });
+    expect(spoofed.response.status).toBe(429);
+    expect(JSON.parse(await spoofed.rest()).message).toMatch(/open streams/);
+    open.abort();
+    await waitFor(() => streams.size === 0);
+    const another = await legacy('198.51.100.30');
+    expect(another.statusCode).toBe(200);
+  });
+});
+
+/** Waits until `done()` holds (the event), polling; fails after `ms` only as a last resort. */
+async function waitFor(done: () => boolean | Promise<boolean>, ms = 20000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error('waitFor: the condition never held');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * POSTs `body` to `path` over real HTTP and resolves once the response's first bytes have arrived (for a
+ * stream: it is open and running). `rest()` reads it to the end; `abort()` disconnects.
+ */
+async function openStream(
+  t: OpsTestApp,
+  path: string,
+  headers: Record<string, string>,
+  body: object,
+): Promise<{ response: Response; first: string; rest(): Promise<string>; abort(): void }> {
+  const controller = new AbortController();
+  const response = await fetch(`${await t.app.getUrl()}${path}`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: controller.signal,
+  });
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const chunk = await reader.read();
+  const first = chunk.done ? '' : decoder.decode(chunk.value, { stream: true });
+  return {
+    response,
+    first,
+    rest: async () => {
+      let text = first;
+      for (let next = await reader.read(); !next.done; next = await reader.read())
+        text += decoder.decode(next.value, { stream: true });
+      return text;
+    },
+    abort: () => controller.abort(),
+  };
+}
+
 /**
  * Runs `request` while another connection holds `user_id`'s row locked (PostgreSQL) or holds the embedded
- * database's only connection (PGlite), for `ms`; returns its answer.
+ * database's only connection (PGlite), until the request is answered or `ms` have passed (a safety net);
+ * returns the answer and whether it came while the row was still held.
  */
 async function holdUserRow<T>(
   database: DatabaseService,
   userId: string,
   ms: number,
   request: () => Promise<T>,
-): Promise<T> {
-  const pause = (n: number) => new Promise<void>((resolve) => setTimeout(resolve, n));
+): Promise<{ answer: T; whileHeld: boolean }> {
+  let holding = true;
+  let answered!: () => void;
+  const hold = new Promise<void>((resolve) => {
+    answered = resolve;
+    setTimeout(resolve, ms).unref();
+  }).then(() => {
+    holding = false;
+  });
+  const run = async () => {
+    try {
+      const answer = await request();
+      return { answer, whileHeld: holding };
+    } finally {
+      answered();
+    }
+  };
   if (database.kind === 'postgres') {
     const pg = (await import('pg')).default;
     const url = (database as unknown as { config: { DATABASE_URL: string } }).config.DATABASE_URL;
@@ -275,20 +505,20 @@ async function holdUserRow<T>(
     try {
       await locker.query('BEGIN');
       await locker.query('SELECT 1 FROM users WHERE user_id = $1 FOR UPDATE', [userId]);
-      const answer = await request();
-      await pause(Math.max(0, ms - 1000));
-      return answer;
+      const released = hold.then(() => locker.query('ROLLBACK'));
+      const result = await run();
+      await released;
+      return result;
     } finally {
-      await locker.query('ROLLBACK').catch(() => undefined);
       await locker.end();
     }
   }
   const pglite = (database as unknown as { pglite: { transaction(fn: () => Promise<void>): Promise<void> } })
     .pglite;
-  const held = pglite.transaction(() => pause(ms));
-  const answer = await request();
+  const held = pglite.transaction(() => hold);
+  const result = await run();
   await held;
-  return answer;
+  return result;
 }
 
 /** Whether a Redis server answers on 127.0.0.1:6379 (the test of shared limits needs one). */
