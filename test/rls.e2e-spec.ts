@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sqlStateOf } from '../src/common/sql-errors.js';
-import { APP_ROLE, type Tx } from '../src/database/database.service.js';
+import { APP_ROLE, LEGACY_ROLE, type Tx } from '../src/database/database.service.js';
 import { createTestApp, DATABASE_KIND, type TestApp } from './support/test-app.js';
 
 /**
@@ -18,6 +18,13 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
     sessionB: randomUUID(),
     turnA: randomUUID(),
     turnB: randomUUID(),
+    /** A dossier nobody is a member of (what the legacy importer has not attributed yet). */
+    orphan: randomUUID(),
+    orphanTurn: randomUUID(),
+    /** A turn in the orphan dossier that names a user: not an anonymous turn, so not the legacy role's. */
+    orphanTurnOfA: randomUUID(),
+    /** A dossier with no members but a creator (B left it). */
+    createdOrphan: randomUUID(),
   };
 
   beforeAll(async () => {
@@ -36,6 +43,13 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
         ('${ids.sessionA}', 'user', 'from A'), ('${ids.sessionA}', 'assistant', 'to A'),
         ('${ids.sessionB}', 'user', 'from B');
       INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ('${A}', 'k', 'h'), ('${B}', 'k', 'h');
+      INSERT INTO dossier (project_id, title, created_by) VALUES
+        ('${ids.orphan}', 'nobody''s', NULL), ('${ids.createdOrphan}', 'left behind', '${B}');
+      INSERT INTO turns (turn_id, project_id, user_text, assistant_text, user_id, session_id) VALUES
+        ('${ids.orphanTurn}', '${ids.orphan}', 'anonymous', 'reply', NULL, NULL),
+        ('${ids.orphanTurnOfA}', '${ids.orphan}', 'attributed', 'reply', '${A}', NULL);
+      INSERT INTO legacy_imports (project_id, user_id, session_id, owner_created)
+        VALUES ('${ids.projectA}', '${A}', '${ids.sessionA}', false);
     `);
   });
   afterAll(() => t?.close());
@@ -175,15 +189,184 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
     expect(sqlStateOf(error)).toBe('28000');
   });
 
-  it('the request role does not bypass RLS and is not a superuser', async () => {
-    const [role] = await t.sql.query<{ rolsuper: boolean; rolbypassrls: boolean }>(
-      `SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = '${APP_ROLE}'`,
+  it('the request roles do not bypass RLS and are not superusers; every table has forced RLS', async () => {
+    const roles = await t.sql.query<{ rolname: string; rolsuper: boolean; rolbypassrls: boolean }>(
+      `SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname IN ($1, $2) ORDER BY rolname`,
+      [APP_ROLE, LEGACY_ROLE],
     );
-    expect(role).toEqual({ rolsuper: false, rolbypassrls: false });
+    expect(roles).toEqual([
+      { rolname: APP_ROLE, rolsuper: false, rolbypassrls: false },
+      { rolname: LEGACY_ROLE, rolsuper: false, rolbypassrls: false },
+    ]);
+    const tables = [
+      'users',
+      'sessions',
+      'chat_messages',
+      'user_projects',
+      'dossier',
+      'turns',
+      'idempotency_keys',
+      'legacy_imports',
+    ];
     const forced = await t.sql.query<{ relname: string }>(
-      `SELECT relname FROM pg_class WHERE relname IN ('users','sessions','chat_messages','user_projects','dossier','turns')
-          AND relrowsecurity AND relforcerowsecurity`,
+      `SELECT relname FROM pg_class
+        WHERE relname = ANY($1::text[]) AND relkind = 'r' AND relrowsecurity AND relforcerowsecurity
+        ORDER BY relname`,
+      [tables],
     );
-    expect(forced).toHaveLength(6);
+    expect(forced.map((r) => r.relname)).toEqual([...tables].sort());
+  });
+
+  describe(`the anonymous legacy role (${LEGACY_ROLE})`, () => {
+    const asLegacy = <T>(work: (tx: Tx) => Promise<T>) => t.database.asLegacy(work);
+    /** Runs `work` as the legacy role and rolls it back, so a write tried here leaves nothing behind. */
+    const triedAsLegacy = async <T>(work: (tx: Tx) => Promise<T>): Promise<T> => {
+      let result!: T;
+      const rollback = new Error('rollback');
+      await asLegacy(async (tx) => {
+        result = await work(tx);
+        throw rollback;
+      }).catch((error: unknown) => {
+        if (error !== rollback) throw error;
+      });
+      return result;
+    };
+    const legacyFailure = async (sql: string): Promise<unknown> => {
+      try {
+        await asLegacy((tx) => tx.$executeRawUnsafe(sql));
+      } catch (error) {
+        return error;
+      }
+      throw new Error(`not refused: ${sql}`);
+    };
+
+    it('sees only dossiers nobody is a member of', async () => {
+      const result = await asLegacy((tx) => rows(tx, 'SELECT project_id FROM dossier ORDER BY project_id'));
+      const visible = result.map((r) => r.project_id);
+      expect(visible).toEqual(expect.arrayContaining([ids.orphan, ids.createdOrphan]));
+      expect(visible).not.toContain(ids.projectA);
+      expect(visible).not.toContain(ids.projectB);
+      // Every dossier it sees has no members (checked through the maintenance path).
+      const members = await t.sql.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM user_projects WHERE project_id = ANY($1::uuid[])',
+        [visible],
+      );
+      expect(members[0].n).toBe(0);
+    });
+
+    it("sees only those dossiers' unattributed turns", async () => {
+      const result = await asLegacy((tx) => rows(tx, 'SELECT turn_id, user_id, session_id FROM turns'));
+      expect(result.map((r) => r.turn_id)).toContain(ids.orphanTurn);
+      expect(result.map((r) => r.turn_id)).not.toContain(ids.orphanTurnOfA);
+      expect(result.map((r) => r.turn_id)).not.toContain(ids.turnA);
+      expect(result.every((r) => r.user_id === null && r.session_id === null)).toBe(true);
+    });
+
+    it('can start a dossier without a creator and write an anonymous turn in it', async () => {
+      const project = randomUUID();
+      const written = await triedAsLegacy(async (tx) => [
+        await tx.$executeRawUnsafe(`INSERT INTO dossier (project_id, title) VALUES ('${project}', 'anon')`),
+        await tx.$executeRawUnsafe(
+          `INSERT INTO turns (project_id, user_text) VALUES ('${project}', 'hello'), ('${ids.orphan}', 'more')`,
+        ),
+        await tx.$executeRawUnsafe(
+          `UPDATE turns SET assistant_text = 'done' WHERE turn_id = '${ids.orphanTurn}'`,
+        ),
+      ]);
+      expect(written).toEqual([1, 2, 1]);
+    });
+
+    it.each([
+      [
+        'inserting a dossier with a creator',
+        () => `INSERT INTO dossier (project_id, created_by) VALUES ('${randomUUID()}', '${A}')`,
+      ],
+      [
+        'inserting a turn into a dossier that has members',
+        () => `INSERT INTO turns (project_id, user_text) VALUES ('${ids.projectA}', 'x')`,
+      ],
+      [
+        'inserting a turn that names a user',
+        () => `INSERT INTO turns (project_id, user_text, user_id) VALUES ('${ids.orphan}', 'x', '${A}')`,
+      ],
+      [
+        'inserting a turn that names a session',
+        () =>
+          `INSERT INTO turns (project_id, user_text, session_id) VALUES ('${ids.orphan}', 'x', '${ids.sessionA}')`,
+      ],
+      [
+        'attributing an anonymous turn to a user',
+        () => `UPDATE turns SET user_id = '${A}' WHERE turn_id = '${ids.orphanTurn}'`,
+      ],
+      [
+        'claiming a dossier (setting its creator)',
+        () => `UPDATE dossier SET created_by = '${A}' WHERE project_id = '${ids.orphan}'`,
+      ],
+    ])('refuses %s (42501)', async (_what, sql) => {
+      expect(sqlStateOf(await legacyFailure(sql()))).toBe('42501');
+    });
+
+    it("updates aimed at members' dossiers and their turns change nothing; it cannot delete", async () => {
+      const changed = await triedAsLegacy(async (tx) => [
+        await tx.$executeRawUnsafe(`UPDATE dossier SET title = 'x' WHERE project_id = '${ids.projectA}'`),
+        await tx.$executeRawUnsafe(`UPDATE turns SET user_text = 'x' WHERE turn_id = '${ids.turnA}'`),
+        await tx.$executeRawUnsafe(`UPDATE turns SET user_text = 'x' WHERE turn_id = '${ids.orphanTurnOfA}'`),
+      ]);
+      expect(changed).toEqual([0, 0, 0]);
+      for (const sql of [
+        `DELETE FROM turns WHERE turn_id = '${ids.orphanTurn}'`,
+        `DELETE FROM dossier WHERE project_id = '${ids.orphan}'`,
+      ]) {
+        const error = await legacyFailure(sql);
+        expect(sqlStateOf(error)).toBe('42501');
+        expect((error as Error).message).toMatch(/permission denied/);
+      }
+    });
+
+    it.each(['users', 'user_projects', 'sessions', 'chat_messages', 'idempotency_keys', 'legacy_imports'])(
+      'has no privilege on %s',
+      async (table) => {
+        const error = await legacyFailure(`SELECT 1 FROM ${table}`);
+        expect(sqlStateOf(error)).toBe('42501');
+        expect((error as Error).message).toMatch(/permission denied/);
+      },
+    );
+  });
+
+  describe('legacy_imports, the importer ledger', () => {
+    it.each([
+      ['SELECT', 'SELECT * FROM legacy_imports'],
+      [
+        'INSERT',
+        `INSERT INTO legacy_imports (project_id, user_id, session_id, owner_created) VALUES ('${randomUUID()}', '${A}', '${randomUUID()}', true)`,
+      ],
+      ['UPDATE', 'UPDATE legacy_imports SET turns_imported = 0'],
+      ['DELETE', 'DELETE FROM legacy_imports'],
+    ])('is out of reach of the request role: %s as a user is permission denied', async (_verb, sql) => {
+      let error: unknown;
+      try {
+        await asA((tx) => tx.$queryRawUnsafe(sql));
+      } catch (e) {
+        error = e;
+      }
+      expect(sqlStateOf(error)).toBe('42501');
+      expect((error as Error).message).toMatch(/permission denied/);
+    });
+
+    it('no role but the migrating one has a privilege or a policy on it; the maintenance path reads it', async () => {
+      const privileges = await t.sql.query<{ role: string; privilege: string; granted: boolean }>(
+        `SELECT r AS role, p AS privilege, has_table_privilege(r, 'legacy_imports', p) AS granted
+           FROM unnest($1::text[]) r, unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE']) p`,
+        [[APP_ROLE, LEGACY_ROLE]],
+      );
+      expect(privileges.filter((p) => p.granted)).toEqual([]);
+      expect(privileges).toHaveLength(10);
+      const policies = await t.sql.query(
+        "SELECT policyname FROM pg_policies WHERE tablename = 'legacy_imports'",
+      );
+      expect(policies).toEqual([]);
+      const ledger = await t.sql.query<{ project_id: string }>('SELECT project_id FROM legacy_imports');
+      expect(ledger).toEqual([{ project_id: ids.projectA }]);
+    });
   });
 });
