@@ -17,7 +17,7 @@ import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import pg from 'pg';
 import { buildContext, type StoredMessage } from '../src/chat/chat-context.js';
-import { BUILTIN_MODEL_ID, composeBuiltinReply } from '../src/chat/builtin-model.js';
+import { BUILTIN_MODEL_ID, composeBuiltinReply } from '../src/llm/builtin.provider.js';
 import { AppError } from '../src/common/app-error.js';
 import { SESSION_CURSOR } from '../src/common/keyset-cursor.js';
 import { EnvironmentVariables } from '../src/config/app-config.js';

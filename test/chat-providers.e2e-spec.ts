@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createChatModel, type ModelEvent } from '../src/chat/chat-model.js';
 import { ShutdownService } from '../src/common/shutdown.service.js';
 import { loadConfig } from '../src/config/app-config.js';
+import type { ModelEvent } from '../src/llm/chat-model.js';
+import { createChatModel } from '../src/llm/providers.js';
 import { readChatStream } from './support/chat-stream.js';
 import { addMessages, createSession, createUser, type TestUser } from './support/factories.js';
 import {

@@ -1,4 +1,4 @@
-import type { ContextMessage } from './chat-model.js';
+import type { ContextMessage } from '../llm/chat-model.js';
 
 export interface StoredMessage {
   role: 'user' | 'assistant' | 'system';

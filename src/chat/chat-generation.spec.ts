@@ -1,5 +1,5 @@
 import { generate } from './chat-generation.js';
-import type { ChatModel, ModelEvent, ModelRequest } from './chat-model.js';
+import type { ChatModel, ModelEvent, ModelRequest } from '../llm/chat-model.js';
 
 /** A model that yields `deltas` (waiting `gapMs` before each, aborting with the signal), then `end`. */
 function model(deltas: string[], end: 'finish' | Error | 'hang', gapMs = 0): ChatModel {

@@ -1,5 +1,5 @@
 import { APICallError } from 'ai';
-import type { ChatModel, ContextMessage, ModelFinishReason, TokenUsage } from './chat-model.js';
+import type { ChatModel, ContextMessage, ModelFinishReason, TokenUsage } from '../llm/chat-model.js';
 
 /**
  * Why a reply ended: the AI SDK's finish reasons, plus `aborted` (the client went away) and `shutdown` (the

@@ -3,7 +3,7 @@ import { APP_CONFIG } from '../config/config.tokens.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { ChatIdempotency } from './chat-idempotency.js';
-import { createChatModel } from './chat-model.js';
+import { createChatModel } from '../llm/providers.js';
 import { ChatController } from './chat.controller.js';
 import { ChatService } from './chat.service.js';
 import { CHAT_MODEL } from './chat.tokens.js';

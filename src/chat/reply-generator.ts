@@ -3,7 +3,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import type { ModelContext } from './chat-context.js';
 import { generate, type Generation } from './chat-generation.js';
-import type { ChatModel } from './chat-model.js';
+import type { ChatModel } from '../llm/chat-model.js';
 import { CHAT_MODEL } from './chat.tokens.js';
 import { ReplyRecorder } from './reply-recorder.js';
 

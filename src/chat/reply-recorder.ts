@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { MetricsService, type ProviderOutcome } from '../metrics/metrics.service.js';
 import type { Generation } from './chat-generation.js';
-import type { ChatModel } from './chat-model.js';
+import type { ChatModel } from '../llm/chat-model.js';
 import { CHAT_MODEL } from './chat.tokens.js';
 
 /** The assistant message's `metadata` (see docs/chat.md). */

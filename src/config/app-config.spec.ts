@@ -1,4 +1,6 @@
-import { ConfigError, loadConfig } from './app-config.js';
+import { readFileSync } from 'node:fs';
+import { LLM_PROVIDERS } from '../llm/providers.js';
+import { ConfigError, ENVIRONMENT_VARIABLES, loadConfig } from './app-config.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults to an empty environment', () => {
@@ -57,4 +59,66 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(name);
   });
+
+  it('reads the optional variables too (the list of variables comes from the validation rules)', () => {
+    const optional = {
+      DATABASE_URL: 'postgresql://db/parley',
+      DB_POOL_MIN: '2',
+      JWT_SECRET: 'x'.repeat(32),
+      JWT_ISSUER: 'issuer',
+      JWT_AUDIENCE: 'audience',
+      JWKS_URL: 'https://idp.example/jwks',
+      JWKS_ISSUER: 'https://idp.example/',
+      JWKS_AUDIENCE: 'parley',
+      LLM_MODEL: 'a-model',
+      LLM_BASE_URL: 'http://llm.example/v1',
+      LLM_API_KEY: 'key',
+      REDIS_URL: 'redis://cache:6379',
+      CORS_ORIGINS: '*',
+    };
+    const config = loadConfig(optional) as unknown as Record<string, unknown>;
+    for (const [name, value] of Object.entries(optional)) {
+      expect([name, String(config[name])]).toEqual([name, value]);
+    }
+  });
+
+  it("names exactly the variables of the README's configuration table", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const documented = [...readme.matchAll(/^\| `([A-Z][A-Z0-9_]*)` +\|/gm)].map((match) => match[1]);
+    expect([...ENVIRONMENT_VARIABLES].sort()).toEqual([...documented].sort());
+  });
+
+  it('accepts exactly the providers of the registry as LLM_PROVIDER', () => {
+    expect(() => loadConfig({ LLM_PROVIDER: 'mystery' })).toThrow(
+      `LLM_PROVIDER must be one of the following values: ${LLM_PROVIDERS.map((p) => p.name).join(', ')}`,
+    );
+  });
+
+  it('requires of each provider what docs/chat.md says', () => {
+    expect(Object.fromEntries(LLM_PROVIDERS.map((p) => [p.name, p.requires]))).toEqual({
+      builtin: [],
+      openai: ['LLM_API_KEY'],
+      'openai-compatible': ['LLM_BASE_URL'],
+      anthropic: ['LLM_API_KEY'],
+    });
+  });
+
+  describe.each(LLM_PROVIDERS.map((provider) => [provider.name, provider] as const))(
+    'LLM_PROVIDER=%s',
+    (name, provider) => {
+      const complete = { LLM_PROVIDER: name, LLM_API_KEY: 'key', LLM_BASE_URL: 'http://llm.example/v1' };
+
+      it('boots with what it requires', () => {
+        expect(loadConfig(complete).LLM_PROVIDER).toBe(name);
+      });
+
+      it('stops at boot without each variable it requires, naming it and the provider', () => {
+        for (const variable of provider.requires) {
+          expect(() => loadConfig({ ...complete, [variable]: '' })).toThrow(
+            new ConfigError(`Invalid configuration: ${variable} is required when LLM_PROVIDER is ${name}`),
+          );
+        }
+      });
+    },
+  );
 });

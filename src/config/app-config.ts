@@ -1,5 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import {
+  getMetadataStorage,
   IsBoolean,
   IsIn,
   IsInt,
@@ -12,6 +13,7 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { missingProviderSetting, PROVIDER_NAMES, type ProviderName } from '../llm/providers.js';
 
 const toBool = ({ value }: { value: unknown }) => {
   if (typeof value !== 'string') return value;
@@ -173,8 +175,9 @@ export class EnvironmentVariables {
   @IsBoolean()
   LEGACY_CHAT_ENABLED = true;
 
-  @IsIn(['builtin', 'openai', 'openai-compatible', 'anthropic'])
-  LLM_PROVIDER: 'builtin' | 'openai' | 'openai-compatible' | 'anthropic' = 'builtin';
+  /** One of the registry's providers (src/llm/providers.ts). */
+  @IsIn(PROVIDER_NAMES)
+  LLM_PROVIDER: ProviderName = 'builtin';
 
   @Transform(emptyToUndefined)
   @IsOptional()
@@ -302,25 +305,22 @@ export type AppConfig = Readonly<EnvironmentVariables>;
 
 export class ConfigError extends Error {}
 
+/**
+ * The variables Parley reads: every property of EnvironmentVariables that carries a validation rule, those
+ * with a default and the optional ones (which have no property until set) alike.
+ */
+export const ENVIRONMENT_VARIABLES: readonly string[] = [
+  ...new Set(
+    getMetadataStorage()
+      .getTargetValidationMetadatas(EnvironmentVariables, '', true, false)
+      .map((rule) => rule.propertyName),
+  ),
+];
+
 /** Reads and validates the environment. Throws a ConfigError whose message names the first bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
-  const known = Object.keys(new EnvironmentVariables());
   const present: Record<string, string> = {};
-  for (const key of [
-    ...known,
-    'DATABASE_URL',
-    'JWT_SECRET',
-    'JWT_ISSUER',
-    'JWT_AUDIENCE',
-    'JWKS_URL',
-    'JWKS_ISSUER',
-    'JWKS_AUDIENCE',
-    'REDIS_URL',
-    'CORS_ORIGINS',
-    'LLM_MODEL',
-    'LLM_BASE_URL',
-    'LLM_API_KEY',
-  ]) {
+  for (const key of ENVIRONMENT_VARIABLES) {
     const value = env[key];
     if (value !== undefined) present[key] = value;
   }
@@ -338,16 +338,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `Invalid configuration: DB_POOL_MIN (${config.DB_POOL_MIN}) must not exceed DB_POOL_MAX (${config.DB_POOL_MAX})`,
     );
   }
-  if (config.LLM_PROVIDER === 'openai-compatible' && !config.LLM_BASE_URL) {
-    throw new ConfigError(
-      'Invalid configuration: LLM_BASE_URL is required when LLM_PROVIDER is openai-compatible',
-    );
-  }
-  if ((config.LLM_PROVIDER === 'openai' || config.LLM_PROVIDER === 'anthropic') && !config.LLM_API_KEY) {
-    throw new ConfigError(
-      `Invalid configuration: LLM_API_KEY is required when LLM_PROVIDER is ${config.LLM_PROVIDER}`,
-    );
-  }
+  const providerProblem = missingProviderSetting(config);
+  if (providerProblem) throw new ConfigError(`Invalid configuration: ${providerProblem}`);
   if (!config.AUTH_HEADER_ENABLED && !config.JWT_SECRET && !config.JWKS_URL) {
     throw new ConfigError(
       'Invalid configuration: JWT_SECRET or JWKS_URL is required when AUTH_HEADER_ENABLED is false',

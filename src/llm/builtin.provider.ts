@@ -1,5 +1,6 @@
 import type { LanguageModel } from 'ai';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { defineProvider } from './provider.js';
 
 // The AI SDK's language-model specification (v3), reached through `ai`'s own LanguageModel union so the
 // provider-spec package need not be declared a second time.
@@ -133,3 +134,12 @@ export class BuiltinLanguageModel implements LanguageModelV3 {
     return { stream };
   }
 }
+
+/** The default provider: the offline model above, no key, no network. */
+export const builtinProvider = defineProvider({
+  name: 'builtin',
+  defaultModel: BUILTIN_MODEL_ID,
+  requires: [],
+  create: (modelId, settings) =>
+    new BuiltinLanguageModel({ modelId, delayMs: settings.BUILTIN_LLM_DELAY_MS }),
+});

@@ -1,5 +1,5 @@
 import { streamText } from 'ai';
-import { BuiltinLanguageModel, composeBuiltinReply } from './builtin-model.js';
+import { BuiltinLanguageModel, composeBuiltinReply } from './builtin.provider.js';
 
 const prompt = (text: string) => [
   { role: 'system' as const, content: 'sys' },

@@ -1,11 +1,5 @@
-import { createAnthropic } from '@ai-sdk/anthropic';
-import { createOpenAI } from '@ai-sdk/openai';
-import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import type { LanguageModel } from 'ai';
-import type { AppConfig } from '../config/app-config.js';
-import { BuiltinLanguageModel, BUILTIN_MODEL_ID } from './builtin-model.js';
-
-export type ProviderName = AppConfig['LLM_PROVIDER'];
+import type { ProviderName } from './providers.js';
 
 /** A message of the context sent to the model. */
 export interface ContextMessage {
@@ -40,19 +34,11 @@ export type ModelEvent =
  * language model driven the same way (AiSdkChatModel), so they all behave the same way here.
  */
 export interface ChatModel {
-  /** As stored in `metadata.provider`: builtin, openai, openai-compatible or anthropic. */
+  /** As stored in `metadata.provider`: the provider's name in the registry (providers.ts). */
   readonly provider: ProviderName;
   readonly modelId: string;
   stream(request: ModelRequest): AsyncIterable<ModelEvent>;
 }
-
-export const DEFAULT_MODELS: Record<ProviderName, string> = {
-  builtin: BUILTIN_MODEL_ID,
-  openai: 'gpt-4o-mini',
-  anthropic: 'claude-3-5-haiku-latest',
-  // llama.cpp and LM Studio ignore the name; Ollama and vLLM need LLM_MODEL.
-  'openai-compatible': 'default',
-};
 
 /** An AI SDK language model (specification v3: every provider package Parley uses). */
 export type ProviderLanguageModel = Extract<LanguageModel, { specificationVersion: 'v3' }>;
@@ -121,43 +107,5 @@ export class AiSdkChatModel implements ChatModel {
     }
     if (request.signal.aborted) throw request.signal.reason;
     throw new Error('The model stream ended without finishing');
-  }
-}
-
-/** Builds the configured model. Called once at boot; the built-in model needs no network. */
-export function createChatModel(config: AppConfig): ChatModel {
-  const provider = config.LLM_PROVIDER;
-  const modelId = config.LLM_MODEL ?? DEFAULT_MODELS[provider];
-  switch (provider) {
-    case 'builtin':
-      return new AiSdkChatModel(
-        provider,
-        modelId,
-        new BuiltinLanguageModel({ modelId, delayMs: config.BUILTIN_LLM_DELAY_MS }),
-      );
-    case 'openai-compatible':
-      return new AiSdkChatModel(
-        provider,
-        modelId,
-        createOpenAICompatible({
-          name: 'openai-compatible',
-          baseURL: config.LLM_BASE_URL ?? '',
-          apiKey: config.LLM_API_KEY,
-          includeUsage: true,
-        }).chatModel(modelId),
-      );
-    case 'openai':
-      // Chat Completions rather than the Responses API: every OpenAI-style gateway serves it.
-      return new AiSdkChatModel(
-        provider,
-        modelId,
-        createOpenAI({ apiKey: config.LLM_API_KEY, baseURL: config.LLM_BASE_URL }).chat(modelId),
-      );
-    case 'anthropic':
-      return new AiSdkChatModel(
-        provider,
-        modelId,
-        createAnthropic({ apiKey: config.LLM_API_KEY, baseURL: config.LLM_BASE_URL }).messages(modelId),
-      );
   }
 }
