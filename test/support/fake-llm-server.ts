@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
  * - `[fail-once]`: like `[fail-500]` the first time this exact text arrives, normal afterwards
  * - `[drop-after:N]`: N chunks, then the connection is destroyed
  * - `[stall-after:N]`: N chunks, then nothing more (until the client gives up)
+ * - `[stall-once]`: like `[stall-after:0]` the first time this exact text arrives, normal afterwards
  * - `[words:N]`: N words instead of the default reply ("w1 w2 ...")
  * - `[every:MS]`: MS milliseconds between chunks
  */
@@ -134,8 +135,9 @@ export async function startFakeLlmServer(): Promise<FakeLlmServer> {
     requests.push(record);
     const text = record.lastUserText;
 
-    const failOnce = directive(text, 'fail-once') !== undefined && !seen.has(text);
+    const firstTime = !seen.has(text);
     seen.add(text);
+    const failOnce = directive(text, 'fail-once') !== undefined && firstTime;
     if (directive(text, 'fail-500') !== undefined || failOnce) {
       finished = true;
       res
@@ -149,7 +151,8 @@ export async function startFakeLlmServer(): Promise<FakeLlmServer> {
       : FAKE_REPLY_WORDS;
     const every = directive(text, 'every') ?? 5;
     const dropAfter = directive(text, 'drop-after');
-    const stallAfter = directive(text, 'stall-after');
+    const stallAfter =
+      directive(text, 'stall-once') !== undefined && firstTime ? 0 : directive(text, 'stall-after');
 
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     for (const [i, word] of words.entries()) {
