@@ -20,8 +20,14 @@ export interface ScenarioResult {
   ratio: number | null;
   /** Parley p99 over bare p99. */
   p99Ratio: number | null;
+  /** The minimal server (bench/minimal-server.ts), for the read scenarios; absent in older results files. */
+  minimal?: LoadStats | null;
+  /** Parley req/s over the minimal server's. */
+  minimalRatio?: number | null;
+  /** Parley p99 over the minimal server's p99. */
+  minimalP99Ratio?: number | null;
   sql: SqlCheck | null;
-  rounds: { parley: LoadStats[]; bare: LoadStats[]; pgbench: PgbenchStats[] };
+  rounds: { parley: LoadStats[]; bare: LoadStats[]; minimal?: LoadStats[]; pgbench: PgbenchStats[] };
 }
 
 export interface CurvePoint {
@@ -162,7 +168,7 @@ export function markdown(report: RunReport): string {
   );
   out.push(
     `- Each scenario: ${s.warmupSec} s warm-up per target, then ${s.rounds} rounds of ${s.durationSec} s alternating ` +
-      `Parley and the bare server; medians of the rounds. ${s.connections} connections; both servers use a pool of ` +
+      `Parley and the bare server (and, for the reads, the minimal server; the order rotates each round); medians of the rounds. ${s.connections} connections; both servers use a pool of ` +
       `${s.poolMax} PostgreSQL connections; pgbench runs the same transaction on ${s.poolMax} connections ` +
       `(${s.curveRounds} rounds of ${s.curveDurationSec} s). Flat with size: Parley only, ${s.flatRounds} rounds of ` +
       `${s.flatDurationSec} s, each round running every request of the table in turn, ratios the median of the ` +
@@ -175,21 +181,29 @@ export function markdown(report: RunReport): string {
 
   out.push(
     '| Scenario | Parley req/s | Ceiling req/s | Ratio | p50 Parley / ceiling (ms) | p99 Parley / ceiling (ms) | p99 ratio | ' +
-      'Server CPU per request, Parley / ceiling (ms) | PostgreSQL CPU per request, Parley / ceiling (ms) | pgbench tps | Parley RSS (MB) |',
+      'Minimal req/s | Ratio vs minimal | p99 minimal (ms) | p99 ratio vs minimal | ' +
+      'Server CPU per request, Parley / ceiling / minimal (ms) | PostgreSQL CPU per request, Parley / ceiling / minimal (ms) | pgbench tps | Parley RSS (MB) |',
   );
-  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  out.push(
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
   for (const r of report.scenarios) {
     const flag = r.sql && !r.sql.same ? ' ⚠ SQL differs' : '';
     const failures = r.parley.failed + (r.bare?.failed ?? 0);
     out.push(
       `| ${r.title}${flag}${failures ? ` (${failures} failed requests)` : ''} | ${n0(r.parley.rps)} | ${n0(r.bare?.rps)} | ${n2(r.ratio)} | ` +
         `${ms(r.parley.p50)} / ${ms(r.bare?.p50)} | ${ms(r.parley.p99)} / ${ms(r.bare?.p99)} | ${n2(r.p99Ratio)} | ` +
-        `${n2(r.parley.cpuMsPerRequest)} / ${n2(r.bare?.cpuMsPerRequest)} | ` +
-        `${n2(r.parley.dbCpuMsPerRequest)} / ${n2(r.bare?.dbCpuMsPerRequest)} | ${n0(r.pgbench?.tps)} | ${n0(r.parley.rssMaxMb)} |`,
+        `${n0(r.minimal?.rps)} | ${n2(r.minimalRatio)} | ${ms(r.minimal?.p99)} | ${n2(r.minimalP99Ratio)} | ` +
+        `${n2(r.parley.cpuMsPerRequest)} / ${n2(r.bare?.cpuMsPerRequest)}${r.minimal ? ` / ${n2(r.minimal.cpuMsPerRequest)}` : ''} | ` +
+        `${n2(r.parley.dbCpuMsPerRequest)} / ${n2(r.bare?.dbCpuMsPerRequest)}${r.minimal ? ` / ${n2(r.minimal.dbCpuMsPerRequest)}` : ''} | ${n0(r.pgbench?.tps)} | ${n0(r.parley.rssMaxMb)} |`,
     );
   }
   out.push('');
-  out.push('Ceiling = the bare Fastify + pg server running the same SQL in the same RLS transaction shape.');
+  out.push(
+    'Ceiling = the bare Fastify + pg server running the same SQL in the same RLS transaction shape. Minimal = ' +
+      'plain Fastify + pg sending only `BEGIN; SET LOCAL ROLE`, `set_config(app.user_id)`, the design function ' +
+      '(`get_user_sessions` / `get_session_messages`) and `COMMIT` (bench/minimal-server.ts); read scenarios only.',
+  );
   out.push('');
 
   if (report.flat.length > 0 || report.cursorCurve.length > 0) {

@@ -139,6 +139,34 @@ async function startBare(
   );
 }
 
+/**
+ * The minimal server (bench/minimal-server.ts): the second reference, for the read scenarios. It answers
+ * the readiness probe on /ready (it has no users/me).
+ */
+async function startMinimal(config: BenchConfig, logDir: string, name: string): Promise<Server> {
+  const port = await freePort();
+  return track(
+    startServer({
+      name,
+      args: ['dist/bench/minimal-server.js'],
+      env: {
+        NODE_ENV: 'production',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        BARE_DATABASE_URL: config.databaseUrl,
+        POOL_MAX: String(config.poolMax),
+      },
+      port,
+      cwd: config.root,
+      logDir,
+      readyPath: '/ready',
+    }),
+  );
+}
+
+/** The minimal server answers the read scenarios (a session list or a message page) only. */
+const hasMinimal = (scenario: Scenario): boolean => scenario.kind === 'read';
+
 async function describeMachine(config: BenchConfig): Promise<Machine> {
   const client = new pg.Client({ connectionString: config.databaseUrl });
   await client.connect();
@@ -173,9 +201,12 @@ async function describeMachine(config: BenchConfig): Promise<Machine> {
   };
 }
 
+type TargetKey = 'parley' | 'bare' | 'minimal';
+
 interface Measured {
   parley: LoadStats[];
   bare: LoadStats[];
+  minimal: LoadStats[];
 }
 
 /** A closed-loop load round on one server, with the server's CPU, its backends' CPU and its RSS measured. */
@@ -199,23 +230,31 @@ function loadOn(
 }
 
 /**
- * Warm-up, then `rounds` rounds alternating the targets (Parley first in even rounds, the bare server first
- * in odd ones), each with a fresh request source so both see the same sequence.
+ * Warm-up, then `rounds` rounds alternating the targets, each with a fresh request source so all see the
+ * same sequence. With two targets, Parley goes first in even rounds and the bare server in odd ones; with
+ * three (the minimal server too), the order rotates by one each round, so each target runs first, second
+ * and third equally often.
  */
 async function measure(
   config: BenchConfig,
   scenario: { source(): RequestSource },
-  targets: { parley: Server; bare: Server | null },
+  targets: { parley: Server; bare: Server | null; minimal?: Server | null },
   connections: number,
   overallRate?: number,
 ): Promise<Measured> {
-  const list = (['parley', 'bare'] as const).filter((k) => targets[k] !== null);
-  const run = (key: 'parley' | 'bare', seconds: number) =>
+  const list = (['parley', 'bare', 'minimal'] as const).filter((k) => (targets[k] ?? null) !== null);
+  const run = (key: TargetKey, seconds: number) =>
     loadOn(config, targets[key] as Server, scenario.source(), connections, seconds, overallRate);
   for (const key of list) if (config.warmupSec > 0) await run(key, config.warmupSec);
-  const out: Measured = { parley: [], bare: [] };
+  const out: Measured = { parley: [], bare: [], minimal: [] };
   for (let round = 0; round < config.rounds; round++) {
-    const order = round % 2 === 0 ? list : [...list].reverse();
+    const shift = round % list.length;
+    const order =
+      list.length === 2
+        ? round % 2 === 0
+          ? list
+          : [...list].reverse()
+        : [...list.slice(shift), ...list.slice(0, shift)];
     for (const key of order) out[key].push(await run(key, config.durationSec));
   }
   return out;
@@ -348,8 +387,10 @@ async function main(): Promise<void> {
   // 2. The measured servers.
   const parley = await startParley(config, logDir, 'parley');
   const bare = await startBare(config, logDir, 'bare');
+  const minimal = coreRun.some(hasMinimal) ? await startMinimal(config, logDir, 'minimal') : null;
   log(
-    `Parley pid ${parley.pid} at ${parley.url}; bare server pid ${bare.pid} at ${bare.url}; logs in ${logDir}`,
+    `Parley pid ${parley.pid} at ${parley.url}; bare server pid ${bare.pid} at ${bare.url}` +
+      `${minimal ? `; minimal server pid ${minimal.pid} at ${minimal.url}` : ''}; logs in ${logDir}`,
   );
   await sleep(1000);
   const parleyIdleRssMb = rssMb(parley.pid);
@@ -374,6 +415,17 @@ async function main(): Promise<void> {
         next: everything(),
       });
     }
+    if (minimal) {
+      const reads = core.filter(hasMinimal);
+      let i = 0;
+      const sources = reads.map((s) => s.source());
+      await runLoad({
+        url: minimal.url,
+        connections: config.connections,
+        durationSec: config.globalWarmupSec,
+        next: () => sources[i++ % sources.length](),
+      });
+    }
   }
 
   const scenarios: ScenarioResult[] = [];
@@ -386,7 +438,12 @@ async function main(): Promise<void> {
   try {
     for (const s of coreRun) {
       log(`scenario ${s.id}...`);
-      const m = await measure(config, s, { parley, bare }, config.connections);
+      const m = await measure(
+        config,
+        s,
+        { parley, bare, minimal: hasMinimal(s) ? minimal : null },
+        config.connections,
+      );
       const pgRounds: PgbenchStats[] = [];
       if (pgbench && s.pgbench) {
         for (let round = 0; round < config.curveRounds; round++) {
@@ -402,6 +459,7 @@ async function main(): Promise<void> {
       }
       const p = summarize(m.parley);
       const b = m.bare.length ? summarize(m.bare) : null;
+      const mn = m.minimal.length ? summarize(m.minimal) : null;
       const pgb = pgRounds.length
         ? {
             tps: medianOf(pgRounds.map((r) => r.tps)),
@@ -421,14 +479,22 @@ async function main(): Promise<void> {
         pgbench: pgb,
         ratio: b ? p.rps / b.rps : null,
         p99Ratio: b ? p.p99 / b.p99 : null,
+        minimal: mn,
+        minimalRatio: mn ? p.rps / mn.rps : null,
+        minimalP99Ratio: mn ? p.p99 / mn.p99 : null,
         sql: sqlChecks.get(s.id) ?? null,
-        rounds: { parley: m.parley, bare: m.bare, pgbench: pgRounds },
+        rounds: { parley: m.parley, bare: m.bare, minimal: m.minimal, pgbench: pgRounds },
       };
       scenarios.push(result);
       log(
         `  Parley ${p.rps.toFixed(0)} req/s p50 ${p.p50.toFixed(2)} p99 ${p.p99.toFixed(2)} ms cpu ${p.cpuMsPerRequest?.toFixed(2)}/${p.dbCpuMsPerRequest?.toFixed(2)} ms` +
           ` | bare ${b?.rps.toFixed(0)} req/s p50 ${b?.p50.toFixed(2)} p99 ${b?.p99.toFixed(2)} ms cpu ${b?.cpuMsPerRequest?.toFixed(2)}/${b?.dbCpuMsPerRequest?.toFixed(2)} ms` +
-          ` | ratio ${result.ratio?.toFixed(2)} | pgbench ${pgb?.tps.toFixed(0) ?? '-'} tps` +
+          ` | ratio ${result.ratio?.toFixed(2)}` +
+          (mn
+            ? ` | minimal ${mn.rps.toFixed(0)} req/s p99 ${mn.p99.toFixed(2)} ms cpu ${mn.cpuMsPerRequest?.toFixed(2)}/${mn.dbCpuMsPerRequest?.toFixed(2)} ms` +
+              ` | vs minimal ${result.minimalRatio?.toFixed(2)} / p99 ${result.minimalP99Ratio?.toFixed(2)}`
+            : '') +
+          ` | pgbench ${pgb?.tps.toFixed(0) ?? '-'} tps` +
           (p.failed || b?.failed ? ` | FAILED ${p.failed}/${b?.failed}` : ''),
       );
     }
@@ -502,6 +568,7 @@ async function main(): Promise<void> {
   } finally {
     await parley.stop();
     await bare.stop();
+    await minimal?.stop();
   }
 
   if (runStreamsTest && replyChunks > 0) {
@@ -706,29 +773,35 @@ async function measureManyUsers(
   return { ...result('parley'), manySaturated: summarize(saturated), bare: result('bare') };
 }
 
+/** Issue 11's targets: reads against the minimal server, every route against the same-SQL ceiling. */
+const MINIMAL_THROUGHPUT = 0.85;
+const MINIMAL_P99 = 1.3;
+const CEILING_THROUGHPUT = 0.85;
+
 function evaluateTargets(report: RunReport): TargetResult[] {
   const out: TargetResult[] = [];
   for (const s of report.scenarios.filter((x) => x.kind === 'read')) {
+    const ratio = s.minimalRatio ?? null;
+    const p99 = s.minimalP99Ratio ?? null;
     out.push({
-      target: `read: ${s.title} — throughput vs bare`,
-      measured: s.ratio === null ? '–' : s.ratio.toFixed(2),
-      limit: '≥ 0.70',
-      pass: s.ratio === null ? null : s.ratio >= 0.7,
+      target: `read: ${s.title} — throughput vs minimal`,
+      measured: ratio === null ? '–' : ratio.toFixed(2),
+      limit: `≥ ${MINIMAL_THROUGHPUT.toFixed(2)}`,
+      pass: ratio === null ? null : ratio >= MINIMAL_THROUGHPUT,
     });
     out.push({
-      target: `read: ${s.title} — p99 vs bare`,
-      measured: s.p99Ratio === null ? '–' : s.p99Ratio.toFixed(2),
-      limit: '≤ 1.50',
-      pass: s.p99Ratio === null ? null : s.p99Ratio <= 1.5,
+      target: `read: ${s.title} — p99 vs minimal`,
+      measured: p99 === null ? '–' : p99.toFixed(2),
+      limit: `≤ ${MINIMAL_P99.toFixed(2)}`,
+      pass: p99 === null ? null : p99 <= MINIMAL_P99,
     });
   }
-  const chat = report.scenarios.find((x) => x.id === 'chat-json');
-  if (chat) {
+  for (const s of report.scenarios.filter((x) => x.bare !== null)) {
     out.push({
-      target: 'chat JSON (built-in provider, both messages persisted) — throughput vs bare',
-      measured: chat.ratio === null ? '–' : chat.ratio.toFixed(2),
-      limit: '≥ 0.60',
-      pass: chat.ratio === null ? null : chat.ratio >= 0.6,
+      target: `${s.title} — throughput vs same-SQL ceiling`,
+      measured: s.ratio === null ? '–' : s.ratio.toFixed(2),
+      limit: `≥ ${CEILING_THROUGHPUT.toFixed(2)}`,
+      pass: s.ratio === null ? null : s.ratio >= CEILING_THROUGHPUT,
     });
   }
   const flat = (id: string) => report.flat.find((p) => p.id === id);
