@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
 import { DatabaseService } from '../src/database/database.service.js';
 import { StreamLimiter } from '../src/limits/stream-limiter.js';
 import { createOpsTestApp, type OpsTestApp } from './support/ops-app.js';
+import { IN_CI, redisServerUnavailable, startRedisServer, type RedisServer } from './support/redis-server.js';
 import { DATABASE_KIND } from './support/test-app.js';
 import type { SqlExecutor } from '../src/database/sql-executor.js';
 
@@ -521,53 +521,52 @@ async function holdUserRow<T>(
   return result;
 }
 
-/** Whether a Redis server answers on 127.0.0.1:6379 (the test of shared limits needs one). */
-async function redisAvailable(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port: 6379 });
-    socket.setTimeout(500);
-    socket.once('connect', () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
+/**
+ * The shared-limits test gets a redis-server of its own (own port, own temporary directory, nothing saved),
+ * or the one TEST_REDIS_URL names. Decided before the tests are declared: without the binary it is skipped
+ * with the reason in its name, except in CI (CI=true), where it fails instead: CI must run it.
+ */
+const REDIS_UNAVAILABLE = process.env.TEST_REDIS_URL ? undefined : redisServerUnavailable();
+
+if (REDIS_UNAVAILABLE && IN_CI)
+  describe(`rate limits shared through Redis (${DATABASE_KIND})`, () => {
+    it('needs a redis-server in CI', () => {
+      throw new Error(`CI=true and no redis-server can be started: ${REDIS_UNAVAILABLE}`);
     });
   });
-}
+else
+  (REDIS_UNAVAILABLE ? describe.skip : describe)(
+    `rate limits shared through Redis (${DATABASE_KIND})${REDIS_UNAVAILABLE ? ` [skipped: ${REDIS_UNAVAILABLE}]` : ''}`,
+    () => {
+      const prefix = `parley-test-${randomUUID()}:`;
+      let redis: RedisServer | undefined;
+      let one: OpsTestApp;
+      let two: OpsTestApp;
+      beforeAll(async () => {
+        const url = process.env.TEST_REDIS_URL ?? (redis = await startRedisServer()).url;
+        const env = { REDIS_URL: url, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_MAX: '3' };
+        one = await createOpsTestApp(env);
+        two = await createOpsTestApp(env);
+      });
+      afterAll(async () => {
+        await one?.close();
+        await two?.close();
+        await redis?.stop();
+      });
 
-const REDIS = process.env.TEST_REDIS_URL ?? ((await redisAvailable()) ? 'redis://127.0.0.1:6379' : undefined);
-if (!REDIS)
-  console.warn('limits.e2e-spec: no Redis on 127.0.0.1:6379 (or TEST_REDIS_URL); shared-limit tests skipped');
-
-(REDIS ? describe : describe.skip)(`rate limits shared through Redis (${DATABASE_KIND})`, () => {
-  const prefix = `parley-test-${randomUUID()}:`;
-  let one: OpsTestApp;
-  let two: OpsTestApp;
-  beforeAll(async () => {
-    const env = { REDIS_URL: REDIS!, REDIS_KEY_PREFIX: prefix, RATE_LIMIT_MAX: '3' };
-    one = await createOpsTestApp(env);
-    two = await createOpsTestApp(env);
-  });
-  afterAll(async () => {
-    await one?.close();
-    await two?.close();
-  });
-
-  it('two instances count one client against one budget', async () => {
-    const create = (t: OpsTestApp) =>
-      t.app.inject({ method: 'POST', url: '/api/v1/users', payload: { display_name: 'shared budget' } });
-    expect((await create(one)).statusCode).toBe(201);
-    expect((await create(two)).statusCode).toBe(201);
-    expect((await create(one)).statusCode).toBe(201);
-    const refused = await create(two);
-    expect(refused.statusCode).toBe(429);
-    expect(refused.headers['retry-after']).toBeDefined();
-    expect((await create(one)).statusCode).toBe(429);
-  });
-});
+      it('two instances count one client against one budget', async () => {
+        const create = (t: OpsTestApp) =>
+          t.app.inject({ method: 'POST', url: '/api/v1/users', payload: { display_name: 'shared budget' } });
+        expect((await create(one)).statusCode).toBe(201);
+        expect((await create(two)).statusCode).toBe(201);
+        expect((await create(one)).statusCode).toBe(201);
+        const refused = await create(two);
+        expect(refused.statusCode).toBe(429);
+        expect(refused.headers['retry-after']).toBeDefined();
+        expect((await create(one)).statusCode).toBe(429);
+      });
+    },
+  );
 
 describe(`rate limits with Redis unreachable (${DATABASE_KIND})`, () => {
   let t: OpsTestApp;
