@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { type Tx } from '../database/database.service.js';
+import { prismaOf, type Tx } from '../database/database.service.js';
 import type { SqlExecutor } from '../database/sql-executor.js';
 import type { PreparedRef } from './chat.types.js';
 
@@ -31,11 +31,11 @@ export class IdempotencyKeysRepository {
     requestHash: string,
     state: IdempotencyState,
   ): Promise<boolean> {
-    await tx.$executeRaw`
+    await prismaOf(tx).$executeRaw`
       DELETE FROM idempotency_keys
        WHERE user_id = ${userId}::uuid
          AND created_at < now() - make_interval(hours => ${IDEMPOTENCY_TTL_HOURS}::int)`;
-    const inserted = await tx.$executeRaw`
+    const inserted = await prismaOf(tx).$executeRaw`
       INSERT INTO idempotency_keys (user_id, key, request_hash, response)
       VALUES (${userId}::uuid, ${key}, ${requestHash}, ${JSON.stringify(state)}::jsonb)
       ON CONFLICT (user_id, key) DO NOTHING`;
@@ -44,7 +44,7 @@ export class IdempotencyKeysRepository {
 
   /** The key's row, locked until the transaction ends (a concurrent retry waits here). */
   async lock(tx: Tx, userId: string, key: string): Promise<IdempotencyRow | null> {
-    const [row] = await tx.$queryRaw<{ request_hash: string; response: IdempotencyState | null }[]>`
+    const [row] = await prismaOf(tx).$queryRaw<{ request_hash: string; response: IdempotencyState | null }[]>`
       SELECT request_hash, response FROM idempotency_keys
        WHERE user_id = ${userId}::uuid AND key = ${key}
        FOR UPDATE`;
@@ -52,13 +52,14 @@ export class IdempotencyKeysRepository {
   }
 
   async update(tx: Tx, userId: string, key: string, state: IdempotencyState): Promise<void> {
-    await tx.$executeRaw`
+    await prismaOf(tx).$executeRaw`
       UPDATE idempotency_keys SET response = ${JSON.stringify(state)}::jsonb
        WHERE user_id = ${userId}::uuid AND key = ${key}`;
   }
 
   async delete(tx: Tx, userId: string, key: string): Promise<void> {
-    await tx.$executeRaw`DELETE FROM idempotency_keys WHERE user_id = ${userId}::uuid AND key = ${key}`;
+    await prismaOf(tx)
+      .$executeRaw`DELETE FROM idempotency_keys WHERE user_id = ${userId}::uuid AND key = ${key}`;
   }
 
   /** MAINTENANCE: forgets every user's expired keys. Returns how many. */

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { Tx } from '../database/database.service.js';
+import { prismaOf, type Tx } from '../database/database.service.js';
 import { Prisma } from '../generated/prisma/client.js';
 
 /** Which earlier turns to read for a model's context: pages of this many rows, newest first. */
@@ -36,7 +36,7 @@ export class TurnsRepository {
     tx: Tx,
     turn: { projectId: string; userText: string; userId?: string | null; sessionId?: string | null },
   ): Promise<TurnRecord> {
-    const row = await tx.turn.create({
+    const row = await prismaOf(tx).turn.create({
       data: {
         turnId: randomUUID(),
         projectId: turn.projectId,
@@ -58,7 +58,7 @@ export class TurnsRepository {
   }
 
   async setReply(tx: Tx, turnId: string, assistantText: string): Promise<void> {
-    await tx.turn.update({ where: { turnId }, data: { assistantText }, select: { turnId: true } });
+    await prismaOf(tx).turn.update({ where: { turnId }, data: { assistantText }, select: { turnId: true } });
   }
 
   /**
@@ -78,7 +78,7 @@ export class TurnsRepository {
       const after: Prisma.Sql = cursor
         ? Prisma.sql`AND (t.created_at, t.turn_id) < (${cursor.at}::timestamptz, ${cursor.turnId}::uuid)`
         : Prisma.empty;
-      const rows: TurnContextRow[] = await tx.$queryRaw<TurnContextRow[]>`
+      const rows: TurnContextRow[] = await prismaOf(tx).$queryRaw<TurnContextRow[]>`
         SELECT t.user_text, t.assistant_text, t.turn_id::text AS turn_id,
                to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at
           FROM turns t
@@ -104,7 +104,7 @@ export class TurnsRepository {
    * recorded in, if it still exists.
    */
   async latestSessionId(tx: Tx, userId: string, projectId: string): Promise<string | null> {
-    const [row] = await tx.$queryRaw<{ session_id: string }[]>`
+    const [row] = await prismaOf(tx).$queryRaw<{ session_id: string }[]>`
       SELECT t.session_id::text AS session_id
         FROM turns t
         JOIN sessions s ON s.session_id = t.session_id

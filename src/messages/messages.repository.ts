@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { sqlOf, type Tx } from '../database/database.service.js';
+import { prismaOf, sqlOf, type Tx } from '../database/database.service.js';
 import { apiTimestamp } from '../database/timestamps.js';
 import {
   CONTEXT_PAGE,
@@ -94,7 +94,7 @@ export class MessagesRepository {
 
   /** A message of the session, if the caller may see it. */
   async findInSession(tx: Tx, sessionId: string, messageId: string): Promise<MessageRecord | null> {
-    const row = await tx.chatMessage.findFirst({
+    const row = await prismaOf(tx).chatMessage.findFirst({
       where: { messageId, sessionId },
       select: {
         messageId: true,

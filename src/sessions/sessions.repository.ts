@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { SessionCursor } from '../common/keyset-cursor.js';
-import { sqlOf, type Tx } from '../database/database.service.js';
+import { prismaOf, sqlOf, type Tx } from '../database/database.service.js';
 import { apiTimestamp } from '../database/timestamps.js';
 import {
   LIST_SESSIONS,
@@ -73,7 +73,7 @@ export class SessionsRepository {
     tx: Tx,
     fields: { userId: string; projectId: string; title: string | null },
   ): Promise<SessionRecord> {
-    return tx.session.create({ data: fields, select: SESSION_SELECT }).then(fromPrisma);
+    return prismaOf(tx).session.create({ data: fields, select: SESSION_SELECT }).then(fromPrisma);
   }
 
   /** The session if the caller owns it (RLS hides everyone else's). Raw SQL: on every message page and chat. */
@@ -114,7 +114,7 @@ export class SessionsRepository {
 
   /** Deletes the owner's session (its messages cascade; legacy turns keep living with session_id NULL). */
   async delete(tx: Tx, owned: OwnedSession): Promise<boolean> {
-    const { count } = await tx.session.deleteMany({
+    const { count } = await prismaOf(tx).session.deleteMany({
       where: { sessionId: owned.sessionId, userId: owned.userId },
     });
     return count === 1;
