@@ -105,14 +105,16 @@ export class LegacyChatService {
     const continued = request.projectId
       ? await this.turns.latestSessionId(tx, auth.userId, request.projectId)
       : null;
-    const { projectId, sessionId } = continued
-      ? { projectId: request.projectId as string, sessionId: continued }
-      : await this.sessions
-          .open(tx, auth, { projectId: request.projectId, title: titleFromMessage(request.text) })
-          .then(({ session }) => ({
-            projectId: request.projectId ?? (session.projectId as string),
-            sessionId: session.sessionId,
-          }));
+    let projectId = request.projectId;
+    let sessionId = continued;
+    if (sessionId === null || projectId === undefined) {
+      const { session } = await this.sessions.open(tx, auth, {
+        projectId,
+        title: titleFromMessage(request.text),
+      });
+      projectId ??= session.projectId as string;
+      sessionId = session.sessionId;
+    }
     const turn = await this.turns.insert(tx, {
       projectId,
       userText: request.text,
