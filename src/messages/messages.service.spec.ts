@@ -1,21 +1,25 @@
-import type { AuthContext } from '../auth/auth-context.js';
+import { randomUUID } from 'node:crypto';
 import { AppError } from '../common/app-error.js';
-import type { DatabaseService, Tx } from '../database/database.service.js';
-import type { ProjectsRepository } from '../projects/projects.repository.js';
-import type { SessionRecord, SessionsRepository } from '../sessions/sessions.repository.js';
+import {
+  caller,
+  FakeDatabase,
+  FakeMessagesRepository,
+  FakeProjectsRepository,
+  FakeSessionsRepository,
+  FakeStore,
+  rejectionOf,
+} from '../../test/support/service-fakes.js';
 import { SessionsService } from '../sessions/sessions.service.js';
-import type { MessageRecord, MessagesRepository, MessageWindow } from './messages.repository.js';
+import type { MessageRecord, MessageWindow } from './messages.repository.js';
 import { anchors, MessagesService, toWindow } from './messages.service.js';
 
-const CALLER: AuthContext = { userId: '11111111-1111-4111-8111-111111111111', via: 'header' };
-const SESSION_ID = '33333333-3333-4333-8333-333333333333';
 const M1 = 'aaaaaaaa-0000-4000-8000-000000000001';
 
 const message = (id: string): MessageRecord => {
   const at = '2026-11-26T00:00:00.000Z';
   return {
     messageId: id,
-    sessionId: SESSION_ID,
+    sessionId: randomUUID(),
     turnId: null,
     role: 'user',
     content: id,
@@ -25,87 +29,63 @@ const message = (id: string): MessageRecord => {
   };
 };
 
-function session(fields: Partial<SessionRecord> = {}): SessionRecord {
-  const at = '2026-11-26T00:00:00.000Z';
-  return {
-    sessionId: SESSION_ID,
-    userId: CALLER.userId,
-    projectId: null,
-    title: null,
-    createdAt: at,
-    updatedAt: at,
-    lastMessageAt: at,
-    isActive: true,
-    messageCount: 42,
-    lastMessagePreview: null,
-    ...fields,
-  };
-}
-
-function setup(options: { stored?: SessionRecord | null; pageError?: unknown } = {}) {
-  const windows: MessageWindow[] = [];
-  const db = { asUser: (_auth: AuthContext, work: (tx: Tx) => Promise<unknown>) => work({} as Tx) };
-  const sessions = { findById: async () => (options.stored === undefined ? session() : options.stored) };
-  const messages = {
-    async page(_tx: Tx, _sessionId: string, window: MessageWindow) {
-      windows.push(window);
-      if (options.pageError) throw options.pageError;
-      return { messages: [message('m2'), message('m3')], hasMore: true };
-    },
-  };
-  const service = new MessagesService(
-    db as unknown as DatabaseService,
-    new SessionsService(
-      db as unknown as DatabaseService,
-      sessions as unknown as SessionsRepository,
-      {} as ProjectsRepository,
-    ),
-    messages as unknown as MessagesRepository,
+/** A caller with a session of three messages, and the service over the shared fakes. */
+function setup() {
+  const store = new FakeStore();
+  const db = new FakeDatabase(store);
+  const messages = new FakeMessagesRepository(store);
+  const sessions = new SessionsService(
+    db.service,
+    new FakeSessionsRepository(store).repository,
+    new FakeProjectsRepository(store).repository,
   );
-  return { service, windows };
-}
-
-async function failure(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof AppError) return error;
-    throw error;
-  }
-  throw new Error('expected an AppError');
+  const service = new MessagesService(db.service, sessions, messages.repository);
+  const me = caller();
+  const session = store.session(me.userId, null);
+  const ids = ['one', 'two', 'three'].map(
+    (content) => store.message({ sessionId: session.sessionId, role: 'user', content }).messageId,
+  );
+  return { store, messages, service, me, session, ids };
 }
 
 describe('MessagesService', () => {
   it('reads the page of a session of the caller, total from the session row', async () => {
-    const { service, windows } = setup();
-    const page = await service.list(CALLER, SESSION_ID, { latest: true, limit: 2 });
-    expect(windows).toEqual([{ limit: 2, offset: 0, before: undefined, after: undefined, latest: true }]);
-    expect(page).toMatchObject({ total: 42, hasMore: true, prevBefore: 'm2', nextAfter: null });
+    const { service, me, session, ids } = setup();
+    const page = await service.list(me, session.sessionId, { latest: true, limit: 2 });
+    expect(page.messages.map((m) => m.messageId)).toEqual(ids.slice(1));
+    expect(page).toMatchObject({ total: 3, hasMore: true, prevBefore: ids[1], nextAfter: null });
   });
 
   it("someone else's session (had RLS let it through) and a missing one are both 404, and no page is read", async () => {
-    for (const stored of [session({ userId: '22222222-2222-4222-8222-222222222222' }), null]) {
-      const { service, windows } = setup({ stored });
-      const error = await failure(service.list(CALLER, SESSION_ID, {}));
-      expect(error.code).toBe('not_found');
-      expect(windows).toEqual([]);
+    const { store, messages, service, session } = setup();
+    store.rlsLeaks = true;
+    for (const [who, sessionId] of [
+      [caller(), session.sessionId],
+      [caller(), randomUUID()],
+    ] as const) {
+      const error = await rejectionOf(service.list(who, sessionId, {}));
+      expect([error.code, error.message]).toEqual(['not_found', 'Session not found']);
     }
+    expect(messages.windows).toEqual([]);
   });
 
   it.each([
     ['before', { before: M1 }],
     ['after', { after: M1 }],
   ])('an anchor outside the session (SQLSTATE P0002) is 400 naming %s', async (field, query) => {
-    const { service } = setup({ pageError: Object.assign(new Error('anchor'), { code: 'P0002' }) });
-    const error = await failure(service.list(CALLER, SESSION_ID, query));
+    const { messages, service, me, session } = setup();
+    messages.failPages = Object.assign(new Error('anchor'), { code: 'P0002' });
+    const error = await rejectionOf(service.list(me, session.sessionId, query));
+    expect(error).toBeInstanceOf(AppError);
     expect(error.code).toBe('validation_failed');
-    expect(error.details).toEqual([{ field, message: expect.any(String) }]);
+    expect((error as AppError).details).toEqual([{ field, message: expect.any(String) }]);
   });
 
   it('other database errors pass through untouched', async () => {
+    const { messages, service, me, session } = setup();
     const boom = new Error('boom');
-    const { service } = setup({ pageError: boom });
-    await expect(service.list(CALLER, SESSION_ID, {})).rejects.toBe(boom);
+    messages.failPages = boom;
+    await expect(service.list(me, session.sessionId, {})).rejects.toBe(boom);
   });
 });
 
