@@ -1,15 +1,13 @@
 /**
  * The SQL Parley sends per request. The repositories' statements are imported from the modules of src/ that
  * hold them (they load neither Nest nor Prisma); what is written here is only what no such module exports
- * (the context statement, and users/me's Prisma model call as the text Prisma generates, captured with
- * trace-sql.ts). The bare server and the pgbench scripts both run these strings, and the harness checks at
- * the start of every run that Parley still sends exactly them (see sqlcheck.ts), so the ceiling cannot drift
- * from the product.
+ * (users/me's Prisma model call as the text Prisma generates, captured with trace-sql.ts). The bare server
+ * and the pgbench scripts both run these strings, and the harness checks at the start of every run that
+ * Parley still sends exactly them (see sqlcheck.ts), so the ceiling cannot drift from the product.
  */
 
-/** DatabaseService.asUser(): the role, the caller and the check that the caller exists, in one round trip. */
-export const CONTEXT = `SELECT set_config('role', $1, true), set_config('app.user_id', $2, true), app.assert_user_exists($3::uuid)`;
-export const APP_ROLE = 'parley_app';
+/** DatabaseService.asUser(): the role, the caller and the check that the caller exists, in one statement. */
+export { APP_ROLE, USER_CONTEXT as CONTEXT } from '../src/database/context.sql.js';
 
 /** UsersRepository.findById (Prisma findUnique). Parameters: user id, 1, 0. */
 export const USER_BY_ID = `SELECT "public"."users"."user_id", "public"."users"."email", "public"."users"."display_name", "public"."users"."avatar_url", "public"."users"."created_at", "public"."users"."updated_at" FROM "public"."users" WHERE ("public"."users"."user_id" = $1 AND 1=1) LIMIT $2 OFFSET $3`;
