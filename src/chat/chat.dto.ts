@@ -1,19 +1,14 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsBoolean, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsBoolean, IsOptional } from 'class-validator';
 import { IsAnyUuid, QueryBoolean } from '../common/query-params.js';
+import { TrimmedText } from '../common/validation.js';
 import { MessageResponseDto, toMessageResponse } from '../messages/messages.dto.js';
 import { SessionResponseDto, toSessionResponse } from '../sessions/sessions.dto.js';
 import type { ChatReply, ChatStart } from './chat.types.js';
 
-const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
-
 export class ChatRequestDto {
   /** The user's message. Trimmed; 1 to 32,000 characters. */
-  @Transform(trim)
-  @IsString()
-  @MinLength(1)
-  @MaxLength(32000) // a literal: the Swagger plugin documents only literal limits
+  @TrimmedText({ minLength: 1, maxLength: 32000 })
   text: string;
 
   /** Continue this session (it must be the caller's). */

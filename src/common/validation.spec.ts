@@ -1,5 +1,7 @@
+import { Transform } from 'class-transformer';
+import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import { AppError } from './app-error.js';
-import { checkInputStructure, createValidationPipe, MAX_INPUT_DEPTH } from './validation.js';
+import { checkInputStructure, createValidationPipe, MAX_INPUT_DEPTH, TrimmedText } from './validation.js';
 
 function errorOf(work: () => unknown): AppError {
   try {
@@ -46,5 +48,61 @@ describe('checkInputStructure', () => {
     await expect(
       pipe.transform({ q: 'a\u0000' }, { type: 'query', metatype: Object }),
     ).rejects.toBeInstanceOf(AppError);
+  });
+});
+
+describe('TrimmedText', () => {
+  const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+
+  // The stack it replaces, written out.
+  class WrittenOut {
+    @Transform(trim)
+    @IsString()
+    @MinLength(1)
+    @MaxLength(5)
+    title: string;
+
+    @IsOptional()
+    @Transform(trim)
+    @IsString()
+    @MinLength(1)
+    @MaxLength(5)
+    note?: string | null;
+  }
+
+  class Decorated {
+    @TrimmedText({ minLength: 1, maxLength: 5 })
+    title: string;
+
+    @IsOptional()
+    @TrimmedText({ minLength: 1, maxLength: 5 })
+    note?: string | null;
+  }
+
+  const outcome = async (metatype: new () => object, body: unknown) => {
+    try {
+      return { value: await createValidationPipe().transform(body, { type: 'body', metatype }) };
+    } catch (error) {
+      return { details: (error as AppError).details, message: (error as AppError).message };
+    }
+  };
+
+  it.each([
+    { title: '  hello  ' },
+    { title: 'hello', note: ' a ' },
+    { title: 'hello', note: null },
+    { title: '' },
+    { title: '     ' },
+    { title: 'toolong' },
+    { title: 5 },
+    { title: ['a'] },
+    { note: 7 },
+    {},
+  ])('validates %j exactly as the stack written out (value, messages and their order)', async (body) => {
+    const expected = await outcome(WrittenOut, body);
+    const actual = await outcome(Decorated, body);
+    expect(actual.details ?? actual.value).toEqual(expected.details ?? expected.value);
+    expect(actual.message).toEqual(expected.message);
+    expect(actual.value && { ...actual.value }).toEqual(expected.value && { ...expected.value });
   });
 });

@@ -1,4 +1,7 @@
-import { ValidationError, ValidationPipe, type ArgumentMetadata } from '@nestjs/common';
+import { applyDecorators, ValidationError, ValidationPipe, type ArgumentMetadata } from '@nestjs/common';
+import { ApiProperty } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsString, MaxLength, MinLength } from 'class-validator';
 import { AppError, type ErrorDetail } from './app-error.js';
 
 /** Deepest nesting of objects and arrays a body or query may have. Parley's DTOs need three levels. */
@@ -73,4 +76,26 @@ export function createValidationPipe(): ValidationPipe {
       );
     },
   });
+}
+
+const trimString = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+
+/** A string field is trimmed before it is validated (other values are left for the validators to refuse). */
+export const Trimmed = (): PropertyDecorator => Transform(trimString);
+
+/**
+ * A text field: trimmed, then a string of `minLength` to `maxLength` characters. The OpenAPI document gets the
+ * limits from here: the Swagger CLI plugin reads only limits written as decorators of the property itself. Put
+ * @IsOptional() above it for an optional field, as usual.
+ */
+export function TrimmedText(limits: { minLength?: number; maxLength: number }): PropertyDecorator {
+  const { minLength, maxLength } = limits;
+  // In the order a stack written out would apply them (bottom up), so validation messages keep their order.
+  return applyDecorators(
+    ApiProperty({ type: String, minLength, maxLength }),
+    MaxLength(maxLength),
+    ...(minLength === undefined ? [] : [MinLength(minLength)]),
+    IsString(),
+    Trimmed(),
+  );
 }

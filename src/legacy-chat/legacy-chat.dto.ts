@@ -1,16 +1,11 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsOptional } from 'class-validator';
 import { IsAnyUuid } from '../common/query-params.js';
-
-const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+import { TrimmedText } from '../common/validation.js';
 
 export class LegacyChatRequestDto {
   /** Trimmed; 1 to 32,000 characters. */
-  @Transform(trim)
-  @IsString()
-  @MinLength(1)
-  @MaxLength(32000)
+  @TrimmedText({ minLength: 1, maxLength: 32000 })
   text: string;
 
   /** The dossier to continue; omitted: a new dossier. */

@@ -1,17 +1,12 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { IsAnyUuid, QueryInt } from '../common/query-params.js';
+import { TrimmedText } from '../common/validation.js';
 import type { MemberRecord, ProjectView } from './projects.repository.js';
-
-const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
 export class CreateProjectDto {
   /** Trimmed; 1 to 200 characters. */
-  @Transform(trim)
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
+  @TrimmedText({ minLength: 1, maxLength: 200 })
   title: string;
 }
 
@@ -19,10 +14,7 @@ export class CreateProjectDto {
 export class UpdateProjectDto {
   /** Trimmed; 1 to 200 characters; null clears it. */
   @IsOptional()
-  @Transform(trim)
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
+  @TrimmedText({ minLength: 1, maxLength: 200 })
   title?: string | null;
 }
 

@@ -1,20 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import {
-  IsBoolean,
-  IsInt,
-  IsOptional,
-  IsString,
-  Max,
-  MaxLength,
-  Min,
-  MinLength,
-  ValidateIf,
-} from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import { IsAnyUuid, QueryBoolean, QueryInt } from '../common/query-params.js';
+import { TrimmedText } from '../common/validation.js';
 import type { SessionRecord } from './sessions.repository.js';
-
-const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
 export class CreateSessionDto {
   /** The project to put the session in (the caller must be a member). Omitted: a new project of the caller's. */
@@ -26,10 +14,7 @@ export class CreateSessionDto {
 
   /** Trimmed; 1 to 200 characters. Omitted or null: untitled. */
   @IsOptional()
-  @Transform(trim)
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
+  @TrimmedText({ minLength: 1, maxLength: 200 })
   title?: string | null;
 }
 
@@ -63,10 +48,7 @@ export class ListSessionsQueryDto {
 
 export class UpdateSessionTitleDto {
   /** Trimmed; 1 to 200 characters. */
-  @Transform(trim)
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
+  @TrimmedText({ minLength: 1, maxLength: 200 })
   title: string;
 }
 
@@ -74,10 +56,7 @@ export class UpdateSessionTitleDto {
 export class UpdateSessionDto {
   /** Trimmed; 1 to 200 characters; null clears it. */
   @IsOptional()
-  @Transform(trim)
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
+  @TrimmedText({ minLength: 1, maxLength: 200 })
   title?: string | null;
 
   /** false archives the session, true brings it back. */

@@ -1,28 +1,23 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsEmail, IsOptional, IsString, IsUrl, MaxLength, MinLength } from 'class-validator';
+import { IsEmail, IsOptional, IsUrl, MaxLength } from 'class-validator';
+import { Trimmed, TrimmedText } from '../common/validation.js';
 import type { UserRecord } from './users.repository.js';
-
-const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
 export class CreateUserDto {
   /** Unique whatever its letter case. */
   @IsOptional()
-  @Transform(trim)
+  @Trimmed()
   @IsEmail()
   @MaxLength(254)
   email?: string;
 
   @IsOptional()
-  @Transform(trim)
-  @IsString()
-  @MinLength(1)
-  @MaxLength(100)
+  @TrimmedText({ minLength: 1, maxLength: 100 })
   display_name?: string;
 
   /** An http(s) URL. */
   @IsOptional()
-  @Transform(trim)
+  @Trimmed()
   @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
   @MaxLength(2048)
   avatar_url?: string;
@@ -31,20 +26,17 @@ export class CreateUserDto {
 /** Fields to change; send null to clear one. */
 export class UpdateUserDto {
   @IsOptional()
-  @Transform(trim)
+  @Trimmed()
   @IsEmail()
   @MaxLength(254)
   email?: string | null;
 
   @IsOptional()
-  @Transform(trim)
-  @IsString()
-  @MinLength(1)
-  @MaxLength(100)
+  @TrimmedText({ minLength: 1, maxLength: 100 })
   display_name?: string | null;
 
   @IsOptional()
-  @Transform(trim)
+  @Trimmed()
   @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
   @MaxLength(2048)
   avatar_url?: string | null;
