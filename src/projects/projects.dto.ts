@@ -44,20 +44,27 @@ export class AddProjectMemberDto {
 export class ProjectResponseDto {
   @ApiProperty({ format: 'uuid', example: '3f1c2d4e-5a6b-4c7d-8e9f-0a1b2c3d4e5f' })
   project_id: string;
-  /** Null for an untitled project (legacy dossiers, projects made by chat without a title). */
-  title: string | null;
   /** The user who created the project, the one who may delete it; null for legacy dossiers and after the creator's account is deleted. */
   @ApiProperty({ format: 'uuid', nullable: true, type: String })
   created_by: string | null;
+  /** Null for an untitled project (legacy dossiers, projects made by chat without a title). */
+  @ApiProperty({ type: String, nullable: true })
+  title: string | null;
   /** Whether the caller created it. */
+  @ApiProperty({ type: Boolean })
   is_creator: boolean;
-  created_at: Date;
-  updated_at: Date;
+  // Every field is declared, in the order the document has always listed them as required (declared fields
+  // come first there).
+  @ApiProperty({ type: String, format: 'date-time' })
+  created_at: string;
+  @ApiProperty({ type: String, format: 'date-time' })
+  updated_at: string;
   /**
    * The caller's latest activity in the project: when they joined, the project's last change, or their own
    * latest session activity in it, whichever is newest. Lists are ordered by it.
    */
-  last_activity_at: Date;
+  @ApiProperty({ type: String, format: 'date-time' })
+  last_activity_at: string;
 }
 
 export class ProjectListResponseDto {
@@ -71,12 +78,17 @@ export class ProjectMemberResponseDto {
   @ApiProperty({ format: 'uuid' })
   user_id: string;
   /** The member's public display name (emails are never shown to other members). */
+  @ApiProperty({ type: String, nullable: true })
   display_name: string | null;
+  // Every field is declared, so the document lists them as required in this order.
+  @ApiProperty({ type: String, nullable: true })
   avatar_url: string | null;
   /** Whether this member created the project. */
+  @ApiProperty({ type: Boolean })
   is_creator: boolean;
   /** When they became a member. */
-  joined_at: Date;
+  @ApiProperty({ type: String, format: 'date-time' })
+  joined_at: string;
 }
 
 export class ProjectMemberListResponseDto {
