@@ -21,6 +21,7 @@ import { BUILTIN_MODEL_ID, composeBuiltinReply } from '../src/llm/builtin.provid
 import { AppError } from '../src/common/app-error.js';
 import { SESSION_CURSOR } from '../src/common/keyset-cursor.js';
 import { EnvironmentVariables } from '../src/config/app-config.js';
+import { queryAfter, type Statement } from '../src/database/sql-executor.js';
 import { RAW_SQL_TYPES } from '../src/database/timestamps.js';
 import {
   APP_ROLE,
@@ -80,20 +81,50 @@ pool.on('connect', (client) => {
   client.query(`SET TIME ZONE 'UTC'`).catch(() => undefined);
 });
 
-/** One transaction as the caller, like DatabaseService.asUser(). */
-async function asUser<T>(userId: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/** The statements of a transaction, as the work sends them. */
+interface TxClient {
+  query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+/**
+ * One transaction as the caller, like DatabaseService.asUser(): BEGIN and the context statement go out in
+ * front of the work's first statement, in its round trip (queryAfter, the same code Parley uses).
+ */
+async function asUser<T>(userId: string, work: (client: TxClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let opening: Statement[] | null = [
+    { text: 'BEGIN' },
+    { text: CONTEXT, values: [APP_ROLE, userId, userId] },
+  ];
+  const open = () => {
+    const [begin, context] = opening as Statement[];
+    opening = null;
+    return queryAfter(client, [begin], { text: context.text, values: context.values as string[] });
+  };
+  const tx: TxClient = {
+    query: <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => {
+      if (!opening) return client.query<R>(text, values);
+      const prefix = opening;
+      opening = null;
+      return queryAfter<R>(client, prefix, { text, values });
+    },
+  };
   try {
-    await client.query('BEGIN');
-    await client.query(CONTEXT, [APP_ROLE, userId, userId]);
-    const result = await work(client);
+    const result = await work(tx);
+    if (opening) await open();
     await client.query('COMMIT');
     return result;
   } catch (error) {
+    const checked = opening
+      ? await open().then(
+          () => error,
+          (contextError: unknown) => contextError,
+        )
+      : error;
     await client.query('ROLLBACK').catch(() => undefined);
-    if ((error as { code?: string }).code === '28000')
+    if ((checked as { code?: string }).code === '28000')
       throw new HttpError(401, 'unauthorized', 'Unknown user');
-    throw error;
+    throw checked;
   } finally {
     client.release();
   }
@@ -134,7 +165,7 @@ interface UserRow {
 app.get('/api/v1/users/me', async (request) => {
   const userId = caller(request.headers);
   const user = await asUser(userId, async (client) => {
-    const rows = await client.query<UserRow>(USER_BY_ID, [userId, 1, 0]);
+    const rows = await client.query<UserRow>(USER_BY_ID, [userId]);
     return rows.rows[0];
   });
   if (!user) throw new HttpError(404, 'not_found', 'User not found');

@@ -135,7 +135,7 @@ export function coreScenarios(f: Fixtures): Scenario[] {
       title: 'GET /users/me (pipeline check)',
       kind: 'pipeline',
       source: fixed(get(f.powerUser, '/api/v1/users/me')),
-      pgbench: [context(f.powerUser), { sql: USER_BY_ID, params: [f.powerUser, 1, 0] }],
+      pgbench: [context(f.powerUser), { sql: USER_BY_ID, params: [f.powerUser] }],
     },
     listScenario('list-10', 'list sessions, limit 10, first page', f.powerUser, 10),
     listScenario(
