@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DatabaseService, type Tx } from '../src/database/database.service.js';
+import { DatabaseService, prismaOf, type Tx } from '../src/database/database.service.js';
 import { MessagesRepository } from '../src/messages/messages.repository.js';
 import {
   addMessages,
@@ -265,7 +265,7 @@ describe(`messages API (${DATABASE_KIND})`, () => {
     );
     expect(viaRepository).toEqual({ messages: [], hasMore: false });
     const raw = await asIntruder((tx) =>
-      tx.$queryRawUnsafe<unknown[]>(
+      prismaOf(tx).$queryRawUnsafe<unknown[]>(
         `SELECT * FROM chat_messages WHERE session_id = $1::uuid`,
         tied.session_id,
       ),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sqlStateOf } from '../src/common/sql-errors.js';
-import { APP_ROLE, LEGACY_ROLE, type Tx } from '../src/database/database.service.js';
+import { APP_ROLE, LEGACY_ROLE, prismaOf, type Tx } from '../src/database/database.service.js';
 import { createTestApp, DATABASE_KIND, type TestApp } from './support/test-app.js';
 
 /**
@@ -328,14 +328,16 @@ describe(`the policy matrix, every table × operation × who asks (${DATABASE_KI
     const asMember = <T>(work: (tx: Tx) => Promise<T>) =>
       t.database.asUser({ userId: ids.M, via: 'header' }, work);
     const claim = await asMember((tx) =>
-      tx.$executeRawUnsafe(`UPDATE dossier SET created_by = '${ids.M}' WHERE project_id = '${ids.P}'`),
+      prismaOf(tx).$executeRawUnsafe(
+        `UPDATE dossier SET created_by = '${ids.M}' WHERE project_id = '${ids.P}'`,
+      ),
     ).catch((error: unknown) => sqlStateOf(error));
     expect(claim).toBe('42501');
     const [removed, deleted] = await asMember(async (tx) => [
-      await tx.$executeRawUnsafe(
+      await prismaOf(tx).$executeRawUnsafe(
         `DELETE FROM user_projects WHERE user_id = '${ids.C}' AND project_id = '${ids.P}'`,
       ),
-      await tx.$executeRawUnsafe(`DELETE FROM dossier WHERE project_id = '${ids.P}'`),
+      await prismaOf(tx).$executeRawUnsafe(`DELETE FROM dossier WHERE project_id = '${ids.P}'`),
     ]);
     expect([removed, deleted]).toEqual([0, 0]);
     const [p] = await t.sql.query<{ created_by: string; members: number }>(
@@ -348,7 +350,7 @@ describe(`the policy matrix, every table × operation × who asks (${DATABASE_KI
 
   it('the attack of issue 12 item 10: a member can neither rewrite nor claim the unattributed turns of a shared project', async () => {
     const changed = await t.database.asUser({ userId: ids.M, via: 'header' }, (tx) =>
-      tx.$executeRawUnsafe(
+      prismaOf(tx).$executeRawUnsafe(
         `UPDATE turns SET user_text = 'rewritten', user_id = '${ids.M}' WHERE user_id IS NULL`,
       ),
     );

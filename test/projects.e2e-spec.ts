@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Tx } from '../src/database/database.service.js';
+import { prismaOf, type Tx } from '../src/database/database.service.js';
 import { ProjectsRepository } from '../src/projects/projects.repository.js';
 import { addMessages, createProject, createUser, type TestUser } from './support/factories.js';
 import { createTestApp, DATABASE_KIND, type TestApp } from './support/test-app.js';
@@ -741,9 +741,12 @@ describe(`projects API (${DATABASE_KIND})`, () => {
       await addMember(b, shared.project_id, a);
       await createProject(t.app, b, 'b only');
       const seen = await t.database.asUser({ userId: a.user_id, via: 'header' }, async (tx) => ({
-        projects: (await tx.dossier.findMany({ select: { projectId: true } })).map((p) => p.projectId).sort(),
-        memberships: (await tx.userProject.findMany({ select: { userId: true, projectId: true } })).length,
-        users: (await tx.user.findMany({ select: { userId: true } })).map((u) => u.userId),
+        projects: (await prismaOf(tx).dossier.findMany({ select: { projectId: true } }))
+          .map((p) => p.projectId)
+          .sort(),
+        memberships: (await prismaOf(tx).userProject.findMany({ select: { userId: true, projectId: true } }))
+          .length,
+        users: (await prismaOf(tx).user.findMany({ select: { userId: true } })).map((u) => u.userId),
       }));
       expect(seen.projects).toEqual([own.project_id, shared.project_id].sort());
       expect(seen.memberships).toBe(3); // a in own; a and b in shared
@@ -786,10 +789,10 @@ describe(`projects API (${DATABASE_KIND})`, () => {
       await addMessages(t.sql, ownerSession, ['secret']);
       const memberSession = await sessionIn(member, project.project_id);
       const seen = await t.database.asUser({ userId: member.user_id, via: 'header' }, async (tx) => ({
-        sessions: (await tx.session.findMany({ where: { projectId: project.project_id } })).map(
+        sessions: (await prismaOf(tx).session.findMany({ where: { projectId: project.project_id } })).map(
           (s) => s.sessionId,
         ),
-        messages: await tx.chatMessage.count({ where: { sessionId: ownerSession } }),
+        messages: await prismaOf(tx).chatMessage.count({ where: { sessionId: ownerSession } }),
       }));
       expect(seen).toEqual({ sessions: [memberSession], messages: 0 });
     });
@@ -801,12 +804,15 @@ describe(`projects API (${DATABASE_KIND})`, () => {
       const auth = { userId: stranger.user_id, via: 'header' as const };
       const rows = await t.database.asUser(
         auth,
-        (tx) => tx.$queryRaw<unknown[]>`SELECT * FROM app.project_members(${project.project_id}::uuid)`,
+        (tx) =>
+          prismaOf(tx).$queryRaw<unknown[]>`SELECT * FROM app.project_members(${project.project_id}::uuid)`,
       );
       expect(rows).toEqual([]);
       await expect(
         t.database.asUser(auth, (tx) =>
-          tx.userProject.create({ data: { userId: stranger.user_id, projectId: project.project_id } }),
+          prismaOf(tx).userProject.create({
+            data: { userId: stranger.user_id, projectId: project.project_id },
+          }),
         ),
       ).rejects.toThrow();
     });

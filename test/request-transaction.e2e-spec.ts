@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { sqlStateOf } from '../src/common/sql-errors.js';
-import { sqlOf } from '../src/database/database.service.js';
+import { prismaOf, sqlOf } from '../src/database/database.service.js';
 import { createUser, type TestUser } from './support/factories.js';
 import { createTestApp, DATABASE_KIND, type TestApp } from './support/test-app.js';
 
@@ -50,7 +50,7 @@ describe(`request transaction (${DATABASE_KIND})`, () => {
       const second = await sqlOf(tx).query<{ role: string; caller: string }>(
         `SELECT current_user AS role, current_setting('app.user_id') AS caller`,
       );
-      const users = await tx.user.findMany({ select: { userId: true } });
+      const users = await prismaOf(tx).user.findMany({ select: { userId: true } });
       return { first: first[0], second: second[0], users };
     });
     expect(seen.first).toEqual({ role: 'parley_app', caller: user.user_id });
@@ -64,7 +64,7 @@ describe(`request transaction (${DATABASE_KIND})`, () => {
   it('sets the context for a transaction whose first statement is a Prisma call', async () => {
     const other = await createUser(t.app);
     const users = await t.database.asUser(as(user.user_id), (tx) =>
-      tx.user.findMany({ select: { userId: true } }),
+      prismaOf(tx).user.findMany({ select: { userId: true } }),
     );
     expect(users).toEqual([{ userId: user.user_id }]);
     expect(users).not.toContainEqual({ userId: other.user_id });

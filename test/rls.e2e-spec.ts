@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sqlStateOf } from '../src/common/sql-errors.js';
-import { APP_ROLE, LEGACY_ROLE, type Tx } from '../src/database/database.service.js';
+import { APP_ROLE, LEGACY_ROLE, prismaOf, type Tx } from '../src/database/database.service.js';
 import { createTestApp, DATABASE_KIND, type TestApp } from './support/test-app.js';
 
 /**
@@ -59,9 +59,9 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
   const asNobody = <T>(work: (tx: Tx) => Promise<T>) =>
     t.database.maintenancePrisma().$transaction(async (tx) => {
       await tx.$queryRaw`SELECT set_config('role', ${APP_ROLE}, true)`;
-      return work(tx);
+      return work(tx as unknown as Tx);
     });
-  const rows = (tx: Tx, sql: string) => tx.$queryRawUnsafe<Record<string, unknown>[]>(sql);
+  const rows = (tx: Tx, sql: string) => prismaOf(tx).$queryRawUnsafe<Record<string, unknown>[]>(sql);
 
   const ownerColumn: Record<string, string> = {
     users: 'user_id',
@@ -115,7 +115,7 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
   const refused = async (sql: string) => {
     let error: unknown;
     try {
-      await asA((tx) => tx.$executeRawUnsafe(sql));
+      await asA((tx) => prismaOf(tx).$executeRawUnsafe(sql));
     } catch (e) {
       error = e;
     }
@@ -142,7 +142,7 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
     let error: unknown;
     try {
       await asA((tx) =>
-        tx.$executeRawUnsafe(
+        prismaOf(tx).$executeRawUnsafe(
           `INSERT INTO chat_messages (session_id, user_id, role, content) VALUES ('${ids.sessionB}', '${A}', 'user', 'x')`,
         ),
       );
@@ -163,13 +163,13 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
 
   it("updates and deletes aimed at B's rows change nothing", async () => {
     const changed = await asA(async (tx) => [
-      await tx.$executeRawUnsafe(
+      await prismaOf(tx).$executeRawUnsafe(
         `UPDATE sessions SET title = 'hijacked' WHERE session_id = '${ids.sessionB}'`,
       ),
-      await tx.$executeRawUnsafe(`DELETE FROM chat_messages WHERE session_id = '${ids.sessionB}'`),
-      await tx.$executeRawUnsafe(`UPDATE users SET display_name = 'x' WHERE user_id = '${B}'`),
-      await tx.$executeRawUnsafe(`DELETE FROM dossier WHERE project_id = '${ids.projectB}'`),
-      await tx.$executeRawUnsafe(`UPDATE turns SET user_text = 'x' WHERE turn_id = '${ids.turnB}'`),
+      await prismaOf(tx).$executeRawUnsafe(`DELETE FROM chat_messages WHERE session_id = '${ids.sessionB}'`),
+      await prismaOf(tx).$executeRawUnsafe(`UPDATE users SET display_name = 'x' WHERE user_id = '${B}'`),
+      await prismaOf(tx).$executeRawUnsafe(`DELETE FROM dossier WHERE project_id = '${ids.projectB}'`),
+      await prismaOf(tx).$executeRawUnsafe(`UPDATE turns SET user_text = 'x' WHERE turn_id = '${ids.turnB}'`),
     ]);
     expect(changed).toEqual([0, 0, 0, 0, 0]);
     const [b] = await t.sql.query<{ title: string; n: number }>(
@@ -233,7 +233,7 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
     };
     const legacyFailure = async (sql: string): Promise<unknown> => {
       try {
-        await asLegacy((tx) => tx.$executeRawUnsafe(sql));
+        await asLegacy((tx) => prismaOf(tx).$executeRawUnsafe(sql));
       } catch (error) {
         return error;
       }
@@ -265,11 +265,13 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
     it('can start a dossier without a creator and write an anonymous turn in it', async () => {
       const project = randomUUID();
       const written = await triedAsLegacy(async (tx) => [
-        await tx.$executeRawUnsafe(`INSERT INTO dossier (project_id, title) VALUES ('${project}', 'anon')`),
-        await tx.$executeRawUnsafe(
+        await prismaOf(tx).$executeRawUnsafe(
+          `INSERT INTO dossier (project_id, title) VALUES ('${project}', 'anon')`,
+        ),
+        await prismaOf(tx).$executeRawUnsafe(
           `INSERT INTO turns (project_id, user_text) VALUES ('${project}', 'hello'), ('${ids.orphan}', 'more')`,
         ),
-        await tx.$executeRawUnsafe(
+        await prismaOf(tx).$executeRawUnsafe(
           `UPDATE turns SET assistant_text = 'done' WHERE turn_id = '${ids.orphanTurn}'`,
         ),
       ]);
@@ -308,9 +310,15 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
 
     it("updates aimed at members' dossiers and their turns change nothing; it cannot delete", async () => {
       const changed = await triedAsLegacy(async (tx) => [
-        await tx.$executeRawUnsafe(`UPDATE dossier SET title = 'x' WHERE project_id = '${ids.projectA}'`),
-        await tx.$executeRawUnsafe(`UPDATE turns SET user_text = 'x' WHERE turn_id = '${ids.turnA}'`),
-        await tx.$executeRawUnsafe(`UPDATE turns SET user_text = 'x' WHERE turn_id = '${ids.orphanTurnOfA}'`),
+        await prismaOf(tx).$executeRawUnsafe(
+          `UPDATE dossier SET title = 'x' WHERE project_id = '${ids.projectA}'`,
+        ),
+        await prismaOf(tx).$executeRawUnsafe(
+          `UPDATE turns SET user_text = 'x' WHERE turn_id = '${ids.turnA}'`,
+        ),
+        await prismaOf(tx).$executeRawUnsafe(
+          `UPDATE turns SET user_text = 'x' WHERE turn_id = '${ids.orphanTurnOfA}'`,
+        ),
       ]);
       expect(changed).toEqual([0, 0, 0]);
       for (const sql of [
@@ -345,7 +353,7 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
     ])('is out of reach of the request role: %s as a user is permission denied', async (_verb, sql) => {
       let error: unknown;
       try {
-        await asA((tx) => tx.$queryRawUnsafe(sql));
+        await asA((tx) => prismaOf(tx).$queryRawUnsafe(sql));
       } catch (e) {
         error = e;
       }

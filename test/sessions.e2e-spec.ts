@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DatabaseService, type Tx } from '../src/database/database.service.js';
+import { DatabaseService, prismaOf, type Tx } from '../src/database/database.service.js';
 import { MessagesRepository } from '../src/messages/messages.repository.js';
 import { SessionsRepository } from '../src/sessions/sessions.repository.js';
 import {
@@ -581,11 +581,11 @@ describe(`sessions API (${DATABASE_KIND})`, () => {
       const page = await asA((tx) => repo.list(tx, { userId: b.user_id, limit: 100 }));
       expect(page).toEqual({ sessions: [], next: null });
       const raw = await asA((tx) =>
-        tx.$queryRawUnsafe(`SELECT * FROM get_user_sessions($1::uuid, 100)`, b.user_id),
+        prismaOf(tx).$queryRawUnsafe(`SELECT * FROM get_user_sessions($1::uuid, 100)`, b.user_id),
       );
       expect(raw).toEqual([]);
       const unfiltered = await asA((tx) =>
-        tx.$queryRawUnsafe<{ user_id: string }[]>(`SELECT user_id::text FROM sessions`),
+        prismaOf(tx).$queryRawUnsafe<{ user_id: string }[]>(`SELECT user_id::text FROM sessions`),
       );
       expect(unfiltered.length).toBeGreaterThan(0);
       expect(unfiltered.every((row) => row.user_id === a.user_id)).toBe(true);

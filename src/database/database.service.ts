@@ -14,13 +14,22 @@ import { migrate } from './migrator.js';
 import { pgExecutor, pgliteExecutor, queryAfter, type SqlExecutor, type Statement } from './sql-executor.js';
 import { apiTimestamp, RAW_SQL_TYPES } from './timestamps.js';
 
-/** A Prisma client bound to one transaction that runs under a caller's row-level-security context. */
-export type Tx = Prisma.TransactionClient;
+declare const opaque: unique symbol;
 
-/** The Prisma client of a request's transaction. For repositories: services only hand the transaction on. */
+/**
+ * One request's transaction, in a caller's row-level-security context, as DatabaseService hands it to the
+ * work and services hand it on to repositories. Opaque: a service cannot run SQL with it; a repository
+ * unwraps it (prismaOf for Prisma, sqlOf for raw SQL).
+ */
+export type Tx = { readonly [opaque]: 'Tx' };
+
+/** The Prisma client of a request's transaction. For repositories only. */
 export function prismaOf(tx: Tx): Prisma.TransactionClient {
   return tx as unknown as Prisma.TransactionClient;
 }
+
+/** A Prisma client bound to a request's transaction, as the opaque Tx handed to the work. */
+const asTx = (client: Prisma.TransactionClient): Tx => client as unknown as Tx;
 
 /** Raw SQL inside a request's transaction (see sqlOf). */
 export interface TxSql {
@@ -232,7 +241,7 @@ export class DatabaseService implements OnApplicationShutdown {
           query: async <R>(text: string, values: unknown[] = []) =>
             (await tx.$queryRawUnsafe<Record<string, unknown>[]>(text, ...values)).map(datesToText) as R[],
         });
-        return work(tx);
+        return work(asTx(tx));
       });
     }
     const connection = await this.pool.connect();
@@ -308,7 +317,7 @@ export class DatabaseService implements OnApplicationShutdown {
         },
       });
     }
-    return client;
+    return asTx(client);
   }
 
   /** Forgets the Prisma client of a connection the pool has closed. */

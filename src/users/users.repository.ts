@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { sqlOf, type Tx } from '../database/database.service.js';
+import { prismaOf, sqlOf, type Tx } from '../database/database.service.js';
 import { apiTimestamp } from '../database/timestamps.js';
 import {
   INSERT_USER_IF_ABSENT,
@@ -42,7 +42,9 @@ function withTextTimestamps(user: {
 @Injectable()
 export class UsersRepository {
   async create(tx: Tx, userId: string, fields: UserFields): Promise<UserRecord> {
-    return withTextTimestamps(await tx.user.create({ data: { userId, ...fields }, select: SELECT }));
+    return withTextTimestamps(
+      await prismaOf(tx).user.create({ data: { userId, ...fields }, select: SELECT }),
+    );
   }
 
   /**
@@ -66,7 +68,9 @@ export class UsersRepository {
   }
 
   async update(tx: Tx, userId: string, fields: UserFields): Promise<UserRecord> {
-    return withTextTimestamps(await tx.user.update({ where: { userId }, data: fields, select: SELECT }));
+    return withTextTimestamps(
+      await prismaOf(tx).user.update({ where: { userId }, data: fields, select: SELECT }),
+    );
   }
 
   /**
@@ -74,12 +78,12 @@ export class UsersRepository {
    * user row (sessions, messages, memberships and idempotency keys follow by cascade; legacy turns stay).
    */
   async deleteWithOwnedProjects(tx: Tx, userId: string): Promise<boolean> {
-    await tx.$executeRaw`
+    await prismaOf(tx).$executeRaw`
       DELETE FROM dossier d
        WHERE d.created_by = ${userId}::uuid
          AND NOT EXISTS (SELECT 1 FROM user_projects up
                           WHERE up.project_id = d.project_id AND up.user_id <> ${userId}::uuid)`;
-    const deleted = await tx.$executeRaw`DELETE FROM users WHERE user_id = ${userId}::uuid`;
+    const deleted = await prismaOf(tx).$executeRaw`DELETE FROM users WHERE user_id = ${userId}::uuid`;
     return deleted === 1;
   }
 }
