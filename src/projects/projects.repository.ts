@@ -1,21 +1,30 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { ProjectCursor } from '../common/keyset-cursor.js';
-import { prismaOf, type Tx } from '../database/database.service.js';
-import { Prisma } from '../generated/prisma/client.js';
+import { prismaOf, sqlOf, type Tx } from '../database/database.service.js';
+import { apiTimestamp } from '../database/timestamps.js';
+import {
+  COUNT_MEMBERS,
+  FIND_MEMBER,
+  IS_MEMBER,
+  LIST_MEMBERS,
+  LIST_PROJECTS,
+  LIST_PROJECTS_AFTER,
+  PROJECT_BY_ID,
+  PROJECT_VIEW,
+  toMemberRecord,
+  toProjectRecord,
+  toProjectView,
+  USER_EXISTS,
+  type MemberRecord,
+  type MemberRow,
+  type ProjectRecord,
+  type ProjectRow,
+  type ProjectView,
+  type ProjectViewRow,
+} from './projects.sql.js';
 
-export interface ProjectRecord {
-  projectId: string;
-  title: string | null;
-  createdBy: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-/** A project as one member sees it: with their own last activity in it. */
-export interface ProjectView extends ProjectRecord {
-  lastActivityAt: Date;
-}
+export type { MemberRecord, ProjectRecord, ProjectView } from './projects.sql.js';
 
 export interface ProjectPage {
   projects: ProjectView[];
@@ -23,35 +32,23 @@ export interface ProjectPage {
   next: ProjectCursor | null;
 }
 
-/** A member with their public profile fields (never the email). */
-export interface MemberRecord {
-  userId: string;
-  displayName: string | null;
-  avatarUrl: string | null;
-  isCreator: boolean;
-  joinedAt: Date;
-}
-
 export type AddMemberResult = 'added' | 'already_member';
 
 const SELECT = { projectId: true, title: true, createdBy: true, createdAt: true, updatedAt: true };
 
-interface ProjectRow {
-  project_id: string;
+/** A Prisma result's Dates as the API's text. */
+function withTextTimestamps(project: {
+  projectId: string;
   title: string | null;
-  created_by: string | null;
-  created_at: Date;
-  updated_at: Date;
-  last_activity_at: Date;
-  cursor_at: string;
-}
-
-interface MemberRow {
-  user_id: string;
-  display_name: string | null;
-  avatar_url: string | null;
-  is_creator: boolean;
-  joined_at: Date;
+  createdBy: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}): ProjectRecord {
+  return {
+    ...project,
+    createdAt: apiTimestamp(project.createdAt),
+    updatedAt: apiTimestamp(project.updatedAt),
+  };
 }
 
 /** SQL for projects (the `dossier` table) and their memberships (`user_projects`), in the caller's RLS transaction. */
@@ -70,7 +67,7 @@ export class ProjectsRepository {
       data: { userId, projectId: project.projectId },
       select: { userId: true },
     });
-    return project;
+    return withTextTimestamps(project);
   }
 
   /** A project nobody is a member of and without a creator: what an anonymous legacy POST /chat starts. */
@@ -83,32 +80,23 @@ export class ProjectsRepository {
 
   /** Whether the project exists and the transaction's role may see it (RLS decides). */
   async isVisible(tx: Tx, projectId: string): Promise<boolean> {
-    const row = await prismaOf(tx).dossier.findUnique({ where: { projectId }, select: { projectId: true } });
-    return row !== null;
+    return (await this.findById(tx, projectId)) !== null;
   }
 
   /** The project, if the caller may see it (member or creator); RLS decides. */
-  findById(tx: Tx, projectId: string): Promise<ProjectRecord | null> {
-    return prismaOf(tx).dossier.findUnique({ where: { projectId }, select: SELECT });
+  async findById(tx: Tx, projectId: string): Promise<ProjectRecord | null> {
+    const [row] = await sqlOf(tx).query<ProjectRow>(PROJECT_BY_ID, [projectId]);
+    return row ? toProjectRecord(row) : null;
   }
 
   async isMember(tx: Tx, projectId: string, userId: string): Promise<boolean> {
-    const row = await prismaOf(tx).userProject.findUnique({
-      where: { userId_projectId: { userId, projectId } },
-      select: { userId: true },
-    });
-    return row !== null;
+    return (await sqlOf(tx).query(IS_MEMBER, [userId, projectId])).length > 0;
   }
 
   /** The project as `userId` sees it (RLS: member or creator), with that user's last activity in it. */
   async findView(tx: Tx, projectId: string, userId: string): Promise<ProjectView | null> {
-    const [row] = await prismaOf(tx).$queryRaw<ProjectRow[]>`
-      SELECT d.project_id, d.title, d.created_by, d.created_at, d.updated_at,
-             COALESCE(up.last_activity_at, d.updated_at) AS last_activity_at, '' AS cursor_at
-        FROM dossier d
-        LEFT JOIN user_projects up ON up.project_id = d.project_id AND up.user_id = ${userId}::uuid
-       WHERE d.project_id = ${projectId}::uuid`;
-    return row ? toView(row) : null;
+    const [row] = await sqlOf(tx).query<ProjectViewRow>(PROJECT_VIEW, [projectId, userId]);
+    return row ? toProjectView(row) : null;
   }
 
   /**
@@ -122,21 +110,14 @@ export class ProjectsRepository {
     limit: number,
     after: ProjectCursor | null,
   ): Promise<ProjectPage> {
-    const afterCursor = after
-      ? Prisma.sql`AND (up.last_activity_at, up.project_id) < (${after.lastActivityAt}::timestamptz, ${after.projectId}::uuid)`
-      : Prisma.empty;
-    const rows = await prismaOf(tx).$queryRaw<ProjectRow[]>`
-      SELECT d.project_id, d.title, d.created_by, d.created_at, d.updated_at, up.last_activity_at,
-             to_char(up.last_activity_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
-        FROM user_projects up
-        JOIN dossier d ON d.project_id = up.project_id
-       WHERE up.user_id = ${userId}::uuid ${afterCursor}
-       ORDER BY up.last_activity_at DESC, up.project_id DESC
-       LIMIT ${limit + 1}::int`;
+    const rows = await sqlOf(tx).query<ProjectViewRow>(
+      after ? LIST_PROJECTS_AFTER : LIST_PROJECTS,
+      after ? [userId, limit + 1, after.lastActivityAt, after.projectId] : [userId, limit + 1],
+    );
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
-      projects: page.map(toView),
+      projects: page.map(toProjectView),
       next:
         rows.length > limit && last ? { lastActivityAt: last.cursor_at, projectId: last.project_id } : null,
     };
@@ -156,29 +137,22 @@ export class ProjectsRepository {
 
   /** The members, in the order they joined; empty unless the caller belongs to the project. */
   async listMembers(tx: Tx, projectId: string): Promise<MemberRecord[]> {
-    const rows = await prismaOf(tx).$queryRaw<MemberRow[]>`
-      SELECT m.user_id, m.display_name, m.avatar_url, m.is_creator, m.joined_at
-        FROM app.project_members(${projectId}::uuid) m`;
-    return rows.map(toMember);
+    return (await sqlOf(tx).query<MemberRow>(LIST_MEMBERS, [projectId])).map(toMemberRecord);
   }
 
   async findMember(tx: Tx, projectId: string, userId: string): Promise<MemberRecord | null> {
-    const [row] = await prismaOf(tx).$queryRaw<MemberRow[]>`
-      SELECT m.user_id, m.display_name, m.avatar_url, m.is_creator, m.joined_at
-        FROM app.project_members(${projectId}::uuid) m
-       WHERE m.user_id = ${userId}::uuid`;
-    return row ? toMember(row) : null;
+    const [row] = await sqlOf(tx).query<MemberRow>(FIND_MEMBER, [projectId, userId]);
+    return row ? toMemberRecord(row) : null;
   }
 
   async countMembers(tx: Tx, projectId: string): Promise<number> {
-    return prismaOf(tx).userProject.count({ where: { projectId } });
+    const [row] = await sqlOf(tx).query<{ count: number }>(COUNT_MEMBERS, [projectId]);
+    return row?.count ?? 0;
   }
 
   /** Whether a user with this id exists (the users table shows the caller only their own row). */
   async userExists(tx: Tx, userId: string): Promise<boolean> {
-    const [row] = await prismaOf(tx).$queryRaw<
-      { exists: boolean }[]
-    >`SELECT app.user_exists(${userId}::uuid) AS exists`;
+    const [row] = await sqlOf(tx).query<{ exists: boolean }>(USER_EXISTS, [userId]);
     return row?.exists === true;
   }
 
@@ -198,25 +172,4 @@ export class ProjectsRepository {
     const { count } = await prismaOf(tx).userProject.deleteMany({ where: { projectId, userId } });
     return count === 1;
   }
-}
-
-function toView(row: ProjectRow): ProjectView {
-  return {
-    projectId: row.project_id,
-    title: row.title,
-    createdBy: row.created_by,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    lastActivityAt: row.last_activity_at,
-  };
-}
-
-function toMember(row: MemberRow): MemberRecord {
-  return {
-    userId: row.user_id,
-    displayName: row.display_name,
-    avatarUrl: row.avatar_url,
-    isCreator: row.is_creator,
-    joinedAt: row.joined_at,
-  };
 }
