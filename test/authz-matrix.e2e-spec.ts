@@ -9,11 +9,20 @@
  *    through the maintenance connection before and after);
  *  - return nothing of A's (no marker from A's titles and messages, no id of A's that B did not send).
  * Three relations are tried: B a stranger to A, B a member of a project A shares (A's sessions there stay
- * private to A), and, on public operations, a caller with no identity. A control request by A with the same ids must not be refused, so the 404 B gets is about
+ * private to A), and, on public operations, a caller with no identity. Operations with no id at all (lists,
+ * `me` routes) are called by a stranger, a co-member and (if public) nobody: every id in the answer must be
+ * the caller's own or shared with the caller (foreignIdsIn()), and a list scoped to a shared project shows
+ * each member only their own sessions there. A control request by A with the same ids must not be refused, so the 404 B gets is about
  * who asks, not about a malformed request.
  */
 import { randomUUID } from 'node:crypto';
-import { arrangeWorld, type ArrangedUser } from './support/api-world.js';
+import {
+  arrangeSession,
+  arrangeWorld,
+  foreignIdsIn,
+  type ArrangedUser,
+  type WorldContext,
+} from './support/api-world.js';
 import {
   buildUrl,
   exampleValue,
@@ -56,6 +65,13 @@ function idLocations(op: ApiOperation): IdLocation[] {
 }
 
 const idOperations = doc.operations.filter((op) => idLocations(op).length > 0);
+/** Operations with no id anywhere (lists, `me` routes, creations): who calls decides what they touch. */
+const idLessOperations = doc.operations.filter((op) => idLocations(op).length === 0);
+/** Operations that take a project id in the query (lists scoped to a project). */
+const projectScopedLists = doc.operations.filter((op) =>
+  idLocations(op).some((l) => l.in === 'query' && l.kind === 'project'),
+);
+const world: WorldContext = { app: t.app, sql: t.sql, doc };
 
 type Ids = Record<ResourceKind, string>;
 
@@ -199,8 +215,12 @@ describe(`authorization matrix from the OpenAPI document (${DATABASE_KIND})`, ()
     await t.close();
   });
 
-  it('the document has id-bearing operations, and every UUID parameter names a known kind of resource', () => {
+  it('the document has id-bearing and id-less operations, and every UUID parameter names a known kind of resource', () => {
     expect(idOperations.length).toBeGreaterThanOrEqual(5);
+    expect(idLessOperations.map((op) => op.operationId)).toEqual(
+      expect.arrayContaining(['listProjects', 'getMe', 'updateMe', 'deleteMe']),
+    );
+    expect(projectScopedLists.map((op) => op.operationId)).toContain('listSessions');
     const unknown = idOperations.flatMap((op) =>
       idLocations(op)
         .filter((l) => !l.kind)
@@ -208,6 +228,88 @@ describe(`authorization matrix from the OpenAPI document (${DATABASE_KIND})`, ()
     );
     expect(unknown).toEqual([]);
   });
+
+  it.each(idLessOperations.map((op) => [`${op.method} ${op.path} (${op.operationId})`, op] as const))(
+    "%s (no id): each caller gets only their own rows and what is shared with them, and changes nobody else's",
+    async (_name, op) => {
+      const problems: string[] = [];
+      // A and B share a project (each is a member of the other's shared project); C shares nothing.
+      const [a, b] = await arrangeWorld(world, 2, { messagesPerSession: 2 });
+      const [c] = await arrangeWorld(world, 1, { messagesPerSession: 2 });
+      /** Titles and texts of A's that B may not see (A's shared project's own title B may). */
+      const privateOf = (u: ArrangedUser) => [
+        `private ${u.marker}`,
+        `session 0 ${u.marker}`,
+        `message 0 ${u.marker}`,
+      ];
+      const request = probe(op, [], () => '', idsOf(b, 'private'));
+      const callers: [string, ArrangedUser | undefined][] = [
+        ['stranger C', c],
+        ['co-member B', b],
+        ...(op.isPublic ? [['anonymous', undefined] as [string, undefined]] : []),
+      ];
+      for (const [relation, caller] of callers) {
+        const label = `${op.operationId} [${relation}]`;
+        const others = [a, b, c].filter((u) => u !== caller);
+        const before = await Promise.all(others.map(snapshotOf));
+        const startedAt = new Date();
+        const response = await send(caller, request);
+        const after = await Promise.all(others.map(snapshotOf));
+        rows.push(`${label.padEnd(80)} ${response.statusCode}`);
+        if (response.statusCode >= 500)
+          problems.push(`${label}: ${response.statusCode} ${response.body.slice(0, 200)}`);
+        // B leaving the world (DELETE /users/me) takes B out of A's shared project: that is B's own row.
+        if (caller !== b)
+          others.forEach((u, i) => {
+            if (after[i] !== before[i]) problems.push(`${label}: ${u.marker}'s data changed`);
+          });
+        for (const foreign of await foreignIdsIn(t.sql, caller?.user_id, response.body, {
+          createdSince: startedAt,
+        }))
+          problems.push(
+            `${label}: the response carries a ${foreign.kind} id the caller may not see (${foreign.id})`,
+          );
+        const hidden = others.flatMap((u) => (caller === b && u === a ? privateOf(a) : [u.marker]));
+        for (const text of hidden)
+          if (response.body.includes(text)) problems.push(`${label}: the response shows "${text}"`);
+        if (caller && op.path.endsWith('/me') && response.statusCode < 300 && response.body) {
+          const body = JSON.parse(response.body) as { user_id?: string };
+          if (body.user_id !== caller.user_id) problems.push(`${label}: /me answered user ${body.user_id}`);
+        }
+        // The operation knows its caller (so "no rows" is not a refusal in disguise); a business rule such as
+        // a unique email may still refuse.
+        if (caller && [401, 403, 404].includes(response.statusCode))
+          problems.push(`${label}: ${response.statusCode} ${response.body.slice(0, 200)}`);
+      }
+      expect(problems).toEqual([]);
+    },
+    120_000,
+  );
+
+  it.each(projectScopedLists.map((op) => [`${op.method} ${op.path} (${op.operationId})`, op] as const))(
+    "%s with a project A shares with B: B sees B's own rows there and none of A's",
+    async (_name, op) => {
+      const [a, b] = await arrangeWorld(world, 2, { messagesPerSession: 2 });
+      const bSession = await arrangeSession(world, b, a.sharedProjectId, `B in a shared project ${b.marker}`);
+      const location = idLocations(op).find((l) => l.in === 'query' && l.kind === 'project')!;
+      const list = (caller: ArrangedUser) =>
+        send(
+          caller,
+          probe(op, [location], () => a.sharedProjectId, idsOf(caller, 'private')),
+        );
+      const asB = await list(b);
+      expect(asB.statusCode).toBe(200);
+      expect(await foreignIdsIn(t.sql, b.user_id, asB.body)).toEqual([]);
+      expect(leaksOf(asB.body, a, [a.sharedProjectId, a.user_id])).toEqual([]);
+      expect(asB.body).toContain(bSession);
+      // And the other way round: A sees A's session there, not B's.
+      const asA = await list(a);
+      expect(asA.statusCode).toBe(200);
+      expect(asA.body).toContain(a.sessionIds[1]);
+      expect(asA.body).not.toContain(bSession);
+      expect(await foreignIdsIn(t.sql, a.user_id, asA.body)).toEqual([]);
+    },
+  );
 
   it.each(idOperations.map((op) => [`${op.method} ${op.path} (${op.operationId})`, op] as const))(
     "%s: user B acting on user A's ids gets 404, sees nothing of A's and changes nothing",

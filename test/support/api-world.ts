@@ -196,3 +196,57 @@ export function toFuzzActors(users: ArrangedUser[]): FuzzActor[] {
     return { user_id: user.user_id, headers: user.headers, ids };
   });
 }
+
+const UUID_PATTERN = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+/** An id in a response that names a row the caller may not see, and what kind of row it is. */
+export interface ForeignId {
+  id: string;
+  kind: 'session' | 'message' | 'turn' | 'project' | 'user';
+}
+
+/**
+ * The UUIDs in `text` (a response body) that name another caller's rows, as the database says now (through
+ * the maintenance connection, so memberships changed by the request itself count): another user's sessions,
+ * messages and turns; projects the caller is not a member of (for an anonymous caller: projects that have
+ * members); users who share no project with the caller. `callerId` undefined is an anonymous caller. Left
+ * out: ids in `allowed` (what the request itself carried: an echo is not a leak) and rows created at or after
+ * `createdSince` (what the request made, such as the user POST /users creates).
+ */
+export async function foreignIdsIn(
+  sql: SqlExecutor,
+  callerId: string | undefined,
+  text: string,
+  options: { allowed?: string[]; createdSince?: Date } = {},
+): Promise<ForeignId[]> {
+  const sent = new Set(
+    (options.allowed ?? []).flatMap((a) => (a.match(UUID_PATTERN) ?? []).map((id) => id.toLowerCase())),
+  );
+  const ids = [...new Set((text.match(UUID_PATTERN) ?? []).map((id) => id.toLowerCase()))].filter(
+    (id) => !sent.has(id),
+  );
+  if (ids.length === 0) return [];
+  return sql.query<ForeignId>(
+    `WITH ids AS (SELECT unnest($1::uuid[]) AS id),
+          mine AS (SELECT project_id FROM user_projects WHERE user_id = $2::uuid),
+          since AS (SELECT coalesce($3::timestamptz, 'infinity'::timestamptz) AS at)
+     SELECT s.session_id::text AS id, 'session' AS kind FROM sessions s JOIN ids ON s.session_id = ids.id
+      WHERE s.user_id IS DISTINCT FROM $2::uuid AND s.created_at < (SELECT at FROM since)
+     UNION ALL
+     SELECT m.message_id::text, 'message' FROM chat_messages m JOIN ids ON m.message_id = ids.id
+      WHERE m.user_id IS DISTINCT FROM $2::uuid AND m.created_at < (SELECT at FROM since)
+     UNION ALL
+     SELECT tu.turn_id::text, 'turn' FROM turns tu JOIN ids ON tu.turn_id = ids.id
+      WHERE tu.user_id IS DISTINCT FROM $2::uuid AND tu.created_at < (SELECT at FROM since)
+     UNION ALL
+     SELECT d.project_id::text, 'project' FROM dossier d JOIN ids ON d.project_id = ids.id
+      WHERE d.project_id NOT IN (SELECT project_id FROM mine) AND d.created_at < (SELECT at FROM since)
+        AND ($2::uuid IS NOT NULL OR EXISTS (SELECT 1 FROM user_projects up WHERE up.project_id = d.project_id))
+     UNION ALL
+     SELECT u.user_id::text, 'user' FROM users u JOIN ids ON u.user_id = ids.id
+      WHERE u.user_id IS DISTINCT FROM $2::uuid AND u.created_at < (SELECT at FROM since)
+        AND NOT EXISTS (SELECT 1 FROM user_projects up
+                         WHERE up.user_id = u.user_id AND up.project_id IN (SELECT project_id FROM mine))`,
+    [ids, callerId ?? null, options.createdSince?.toISOString() ?? null],
+  );
+}
