@@ -929,6 +929,112 @@ describe(`legacy import: the command (${DATABASE_KIND})`, () => {
     }
   });
 
+  /**
+   * Runs the command and, when its first progress line is written (the run holds its lock and is about to
+   * import), calls the signal handlers the command installed (not the process's others) once per entry of
+   * `signals`. process.exit is recorded rather than obeyed.
+   */
+  async function commandSignalled(signals: NodeJS.Signals[], ...args: string[]) {
+    const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+    const exits: (number | undefined)[] = [];
+    const exitsWhenSignalled: (number | undefined)[][] = [];
+    const realExit = process.exit;
+    process.exit = ((code?: number) => void exits.push(code)) as typeof process.exit;
+    const stdout = capture();
+    let text = '';
+    let signalled = false;
+    const stderr = {
+      isTTY: false,
+      write: (chunk: string) => {
+        text += chunk;
+        if (!signalled && /^import: /m.test(chunk)) {
+          signalled = true;
+          for (const signal of signals)
+            for (const listener of process.listeners(signal))
+              if (!before.get(signal)!.has(listener)) (listener as (s: string) => void)(signal);
+          exitsWhenSignalled.push([...exits]);
+        }
+        return true;
+      },
+    };
+    try {
+      const code = await runLegacyImportCommand(['node', 'import.cli.js', ...args], {
+        stdout,
+        stderr,
+        openDatabase: connect,
+      });
+      return { code, stdout: stdout.text(), stderr: text, exits, exitsWhenSignalled: exitsWhenSignalled[0] };
+    } finally {
+      process.exit = realExit;
+    }
+  }
+
+  it('SIGTERM once finishes the batch in progress and exits 130; the next run completes the import', async () => {
+    const stats = await freshDataset(41, { dossiers: 12, turns: 150 });
+    const listeners = process.listenerCount('SIGTERM');
+    const stopped = await commandSignalled(['SIGTERM'], '--batch-size', '20', '--jobs', '1');
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr).toContain('SIGTERM: stopping after the batch in progress');
+    expect(stopped.exits).toEqual([]);
+    const linked = await linkedTurns();
+    expect(linked).toBeGreaterThan(0); // the batch in progress was finished and committed
+    expect(linked).toBeLessThan(stats.importableTurns);
+    expect(process.listenerCount('SIGTERM')).toBe(listeners); // the command's handler is gone
+
+    const rest = await command();
+    expect(rest.code).toBe(0);
+    expect(await linkedTurns()).toBe(stats.importableTurns);
+    expect((await command('--verify')).code).toBe(0);
+  });
+
+  it('Ctrl-C twice stops at once: exit 130 from the second signal, without waiting for the batch', async () => {
+    await freshDataset(42, { dossiers: 12, turns: 150 });
+    const listeners = process.listenerCount('SIGINT');
+    const stopped = await commandSignalled(['SIGINT', 'SIGINT'], '--batch-size', '20', '--jobs', '1');
+    expect(stopped.stderr).toContain('SIGINT: stopping after the batch in progress');
+    expect(stopped.stderr).toContain('SIGINT again: stopping now');
+    // process.exit(130) was called by the second signal itself, before any batch was done.
+    expect(stopped.exitsWhenSignalled).toEqual([130]);
+    expect(stopped.code).toBe(130);
+    expect(process.listenerCount('SIGINT')).toBe(listeners);
+  });
+
+  (DATABASE_KIND === 'postgres' ? it : it.skip)(
+    'a second importer (or --verify) started while one runs is refused with exit 2; the first finishes (PostgreSQL: the embedded database has one session, which holds the lock itself)',
+    async () => {
+      const stats = await freshDataset(43, { dossiers: 12, turns: 150 });
+      let holding!: () => void;
+      const held = new Promise<void>((resolve) => (holding = resolve));
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      // The first importer takes the lock, then waits for its worker connections until the gate opens.
+      const first = new LegacyImporter(conn.db, {
+        jobs: 2,
+        openConnection: async () => {
+          holding();
+          await gate;
+          return connect();
+        },
+      }).run();
+      await held;
+      try {
+        const second = await command();
+        expect(second.code).toBe(2);
+        expect(second.stderr).toContain('another legacy import (or verification) is running');
+        const verifying = await command('--verify');
+        expect(verifying.code).toBe(2);
+        expect(verifying.stderr).toContain('another legacy import (or verification) is running');
+        expect(await linkedTurns()).toBe(0);
+      } finally {
+        release();
+      }
+      const summary = await first;
+      expect(summary.turnsLinked).toBe(stats.importableTurns);
+      // The lock is released with the first run: the next one starts (and has nothing left to do).
+      expect((await command('--verify')).code).toBe(0);
+    },
+  );
+
   it('imports with progress lines and a summary, verifies, refuses a bad owners file or an unknown dossier (exit 2)', async () => {
     const stats = await freshDataset(21, { dossiers: 12, turns: 150 });
     const dir = await mkdtemp(join(tmpdir(), 'parley-legacy-'));
