@@ -61,13 +61,6 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error & { 
   throw new Error('expected the promise to reject');
 }
 
-/**
- * A timestamp of a project record (created, updated, joined, last activity): the same ISO text as every
- * other timestamp here, typed as ProjectRecord types it.
- */
-type ProjectTime = ProjectRecord['createdAt'];
-const projectTime = (iso: string): ProjectTime => iso as unknown as ProjectTime;
-
 interface KeyRow {
   requestHash: string;
   state: IdempotencyState | null;
@@ -81,7 +74,7 @@ interface KeyRow {
 export class FakeStore {
   projects = new Map<string, ProjectRecord>();
   /** projectId -> userId -> joined at. */
-  members = new Map<string, Map<string, ProjectTime>>();
+  members = new Map<string, Map<string, string>>();
   /** Ids of users that exist (what app.user_exists sees). */
   users = new Set<string>();
   /** Users' profiles, for UsersRepository. */
@@ -104,7 +97,7 @@ export class FakeStore {
   /** A project with its creator (or none) and members, as a test's starting data. */
   project(createdBy: string | null, ...memberIds: string[]): string {
     const projectId = randomUUID();
-    const now = projectTime(this.tick());
+    const now = this.tick();
     this.projects.set(projectId, { projectId, title: 'p', createdBy, createdAt: now, updatedAt: now });
     this.members.set(projectId, new Map(memberIds.map((id) => [id, now])));
     return projectId;
@@ -312,7 +305,7 @@ export class FakeProjectsRepository {
   async updateTitle(_tx: Tx, projectId: string, title: string | null): Promise<boolean> {
     const project = this.visible(projectId);
     if (!project) return false;
-    this.store.projects.set(projectId, { ...project, title, updatedAt: projectTime(this.store.tick()) });
+    this.store.projects.set(projectId, { ...project, title, updatedAt: this.store.tick() });
     return true;
   }
 
@@ -356,7 +349,7 @@ export class FakeProjectsRepository {
   async addMember(_tx: Tx, projectId: string, userId: string): Promise<AddMemberResult> {
     const members = this.store.members.get(projectId)!;
     if (members.has(userId)) return 'already_member';
-    members.set(userId, projectTime(this.store.tick()));
+    members.set(userId, this.store.tick());
     return 'added';
   }
 
