@@ -345,7 +345,8 @@ describe(`a short rate-limit window and the stream cap (${DATABASE_KIND})`, () =
     t = await createOpsTestApp({
       TRUST_PROXY: 'false',
       RATE_LIMIT_MAX: '3',
-      RATE_LIMIT_CHAT_MAX: '3',
+      // Far above what these tests send: the stream cap, not the chat budget, must be what refuses here.
+      RATE_LIMIT_CHAT_MAX: '50',
       RATE_LIMIT_WINDOW_MS: '2000',
       STREAMS_PER_USER_MAX: '1',
       BUILTIN_LLM_DELAY_MS: '60', // a reply streams for a few seconds: long enough to hold its slot
