@@ -74,7 +74,7 @@ describe(`metrics and logs (${DATABASE_KIND})`, () => {
   });
 
   (DATABASE_KIND === 'postgres' ? it : it.skip)(
-    'keeps DB_POOL_MIN connections through idle time and closes the rest after DB_POOL_IDLE_TIMEOUT_MS',
+    `keeps DB_POOL_MIN connections through idle time and closes the rest after DB_POOL_IDLE_TIMEOUT_MS${DATABASE_KIND === 'postgres' ? '' : ' [skipped: PGlite has no connection pool]'}`,
     async () => {
       // The same JWT_SECRET: passport's strategies are process-wide, and the other tests here sign with it.
       const pooled = await createOpsTestApp({
