@@ -28,8 +28,21 @@ interface Service {
   exited: Promise<{ code: number | null; at: number }>;
 }
 
+/**
+ * Starts the service on a free port; when another process takes the port between the probe and the listen
+ * (tests run in parallel), it tries again on another one.
+ */
 async function startService(env: Record<string, string>): Promise<Service> {
-  const port = await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServiceOn(await freePort(), env);
+    } catch (error) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startServiceOn(port: number, env: Record<string, string>): Promise<Service> {
   const child = spawn(process.execPath, ['--import', './test/support/swc-register.mjs', 'src/main.ts'], {
     cwd: process.cwd(),
     env: {
