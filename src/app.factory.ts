@@ -112,12 +112,18 @@ export async function createApp(
         });
     },
   });
+  // Bodies are JSON only: Nest's own parsers (JSON and application/x-www-form-urlencoded) are not registered,
+  // and Fastify's default text/plain parser is removed, leaving Fastify's JSON parser (the one Nest's would
+  // call). A form post or a text body, which a cross-site HTML form can send without a CORS preflight, is then
+  // 415 before any route runs, in the one error shape (AllExceptionsFilter). No route documents another type.
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bufferLogs: true,
     abortOnError: false,
+    bodyParser: false,
   });
   app.useLogger(new PinoNestLogger(logger));
   const fastify = app.getHttpAdapter().getInstance();
+  fastify.removeContentTypeParser('text/plain');
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });

@@ -2,9 +2,16 @@ import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/com
 import type { AuthContext } from './auth-context.js';
 
 export const IS_PUBLIC = 'parley:isPublic';
+export const IGNORES_IDENTITY = 'parley:ignoresIdentity';
 
 /** The route needs no caller; a caller who identifies anyway is still resolved (and may be used). */
 export const Public = () => SetMetadata(IS_PUBLIC, true);
+
+/**
+ * The route does not look at identity at all (probes and the metrics scrape): X-User-ID and Authorization are
+ * not read, so whatever a scraper or a gateway sends can never turn it into a 401.
+ */
+export const IgnoresIdentity = () => SetMetadata(IGNORES_IDENTITY, true);
 
 /** The caller resolved by AuthGuard. On a @Public() route it may be undefined. */
 export const CurrentAuth = createParamDecorator(

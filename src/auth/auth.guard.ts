@@ -7,7 +7,7 @@ import { APP_CONFIG } from '../config/config.tokens.js';
 import { AppError } from '../common/app-error.js';
 import { isUuid } from '../common/uuid.js';
 import type { AuthContext } from './auth-context.js';
-import { IS_PUBLIC } from './auth.decorators.js';
+import { IGNORES_IDENTITY, IS_PUBLIC } from './auth.decorators.js';
 import { INVALID_TOKEN, JwtKeys } from './jwt-keys.js';
 
 type AuthedRequest = FastifyRequest & { user?: AuthContext };
@@ -29,6 +29,10 @@ export class AuthGuard extends PassportAuthGuard('jwt') {
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (
+      this.reflector.getAllAndOverride<boolean>(IGNORES_IDENTITY, [context.getHandler(), context.getClass()])
+    )
+      return true;
     const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
       context.getHandler(),
       context.getClass(),

@@ -8,6 +8,11 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = Object.fromEntries(
   Object.entries(ERROR_STATUS).map(([code, status]) => [status, code as ErrorCode]),
 );
 
+/** Retry-After of every 503 (the database or a dependency unavailable): seconds. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+const UNSUPPORTED_MEDIA_TYPE = 'Unsupported content type: send application/json';
+
 /** Fastify's own errors (bad JSON, body too large, wrong content type) carry a statusCode and an FST_ code. */
 interface FastifyError extends Error {
   statusCode?: number;
@@ -31,6 +36,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
       reply.raw.end();
       return;
     }
+    // A 503 is an outage of something the request needs (the database): worth retrying, and the client
+    // is told when (rate-limit 429s set their own Retry-After in the guard).
+    if (body.statusCode === 503 && !reply.hasHeader('retry-after'))
+      void reply.header('retry-after', UNAVAILABLE_RETRY_AFTER_SECONDS);
     void reply.status(body.statusCode).header('content-type', 'application/json; charset=utf-8').send(body);
   }
 
@@ -71,7 +80,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
       return shape(
         status,
         CODE_BY_STATUS[status] ?? (status >= 500 ? 'internal' : 'validation_failed'),
-        message,
+        // Fastify's 415 (no parser for the body's content type) reaches here wrapped by Nest.
+        status === 415 ? UNSUPPORTED_MEDIA_TYPE : message,
       );
     }
 
@@ -82,7 +92,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
         fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
           ? 'The request body is larger than the server accepts'
           : fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-            ? 'Unsupported content type: send application/json'
+            ? UNSUPPORTED_MEDIA_TYPE
             : fastifyError.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
               ? 'The request body is empty but its content type is JSON'
               : fastifyError.message.startsWith('Body is not valid JSON') ||

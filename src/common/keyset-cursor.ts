@@ -27,9 +27,12 @@ function invalid(): AppError {
   return AppError.validation(`Invalid request: cursor: ${message}`, [{ field: 'cursor', message }]);
 }
 
-/** A real calendar instant (rejects 2026-02-30 and 25:00), so PostgreSQL never sees a bad timestamp. */
+/**
+ * A real calendar instant PostgreSQL can hold (rejects 2026-02-30, 25:00 and the year 0000, which JavaScript
+ * reads as 1 BC but PostgreSQL refuses), so PostgreSQL never sees a bad timestamp.
+ */
 function isValidTimestamp(text: string): boolean {
-  if (!TIMESTAMP.test(text)) return false;
+  if (!TIMESTAMP.test(text) || text.startsWith('0000')) return false;
   const millis = `${text.slice(0, 23)}Z`;
   const date = new Date(millis);
   return !Number.isNaN(date.getTime()) && date.toISOString() === millis;

@@ -28,11 +28,32 @@ function isConnectionFailure(error: unknown): boolean {
 }
 
 /**
+ * SQLSTATE classes that mean the database cannot serve right now, whatever the request: 08 connection
+ * exception, 53 insufficient resources (too many connections, out of memory or disk), 57P0x the server shutting
+ * down or starting (57014, a statement timeout, too), 3D000 the database does not exist (renamed or dropped),
+ * and class 28 other than 28000 (the connecting role refused: a password or role problem of the deployment).
+ * 28000 itself is what app.assert_user_exists() raises for an unknown caller: a 401, not an outage.
+ */
+function isUnavailable(state: string): boolean {
+  return (
+    state.startsWith('08') ||
+    state.startsWith('53') ||
+    /^57P0\d$/.test(state) ||
+    state === '3D000' ||
+    (state.startsWith('28') && state !== '28000')
+  );
+}
+
+/**
  * Maps a database error to the domain error a client should see, or undefined when it is a server fault.
  * A row-level-security refusal answers 404, like an id that does not exist, so nothing leaks.
+ * Class 22 (data exception: a value out of range, a bad date, an invalid format) comes from the request's own
+ * values reaching SQL, so every code of the class is a 400, not only the ones seen so far.
  */
 export function appErrorFromDatabase(error: unknown): AppError | undefined {
   const state = sqlStateOf(error);
+  if (state && isUnavailable(state))
+    return new AppError('unavailable', 'The database is unavailable; try again shortly');
   switch (state) {
     case '28000':
       return AppError.unauthorized('Unknown user: the caller does not match any user');
@@ -49,15 +70,8 @@ export function appErrorFromDatabase(error: unknown): AppError | undefined {
       return AppError.validation('The cursor message does not belong to this session');
     case '57014':
       return new AppError('unavailable', 'The database took too long to answer; try again');
-    case '57P01':
-    case '57P02':
-    case '57P03':
-    case '08000':
-    case '08003':
-    case '08006':
-    case '08001':
-      return new AppError('unavailable', 'The database is unavailable; try again shortly');
   }
+  if (state?.startsWith('22')) return AppError.validation('A value is out of range or invalid');
   if (isConnectionFailure(error))
     return new AppError('unavailable', 'The database is unavailable; try again shortly');
   return undefined;

@@ -10,6 +10,8 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.js';
 import { APP_ROLE, CONTEXT_WITHOUT_CHECK, LEGACY_ROLE, USER_CONTEXT } from './context.sql.js';
+import { sqlStateOf } from '../common/sql-errors.js';
+import { KnownUsers } from './known-users.js';
 import { migrate } from './migrator.js';
 import { pgExecutor, pgliteExecutor, queryAfter, type SqlExecutor, type Statement } from './sql-executor.js';
 import { apiTimestamp, RAW_SQL_TYPES } from './timestamps.js';
@@ -97,6 +99,8 @@ export class DatabaseService implements OnApplicationShutdown {
   private readonly boundClients = new Set<PrismaClient>();
   /** Per checked-out connection: its transaction's BEGIN and context statement, until they are sent. */
   private readonly opening = new WeakMap<pg.PoolClient, Statement[]>();
+  /** Callers whose existence a committed transaction has shown lately (for the rate limiter's choice of budget). */
+  readonly knownUsers = new KnownUsers();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -200,13 +204,25 @@ export class DatabaseService implements OnApplicationShutdown {
    * statement sent with the work's first (see transaction); an unknown caller fails with SQLSTATE 28000
    * (answered as 401).
    */
-  asUser<T>(auth: AuthContext, work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.transaction(USER_CONTEXT, [APP_ROLE, auth.userId, auth.userId], work);
+  async asUser<T>(auth: AuthContext, work: (tx: Tx) => Promise<T>): Promise<T> {
+    try {
+      const result = await this.transaction(USER_CONTEXT, [APP_ROLE, auth.userId, auth.userId], work);
+      this.knownUsers.prove(auth.userId);
+      return result;
+    } catch (error) {
+      if (sqlStateOf(error) === '28000') this.knownUsers.forget(auth.userId);
+      throw error;
+    }
   }
 
-  /** Like asUser, for a user id whose row does not exist yet: creating one's own profile. */
-  asNewUser<T>(userId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.transaction(CONTEXT_WITHOUT_CHECK, [APP_ROLE, userId], work);
+  /**
+   * Like asUser, for a user id whose row does not exist yet: creating one's own profile. The work creates or
+   * finds that row, so once it commits the user exists.
+   */
+  async asNewUser<T>(userId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+    const result = await this.transaction(CONTEXT_WITHOUT_CHECK, [APP_ROLE, userId], work);
+    this.knownUsers.prove(userId);
+    return result;
   }
 
   /** Anonymous legacy traffic: the legacy role, which reaches only dossiers nobody is a member of. */

@@ -1,8 +1,8 @@
 import { Controller, Get, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { Public } from '../auth/auth.decorators.js';
-import { ApiErrors, ApiPublic } from '../common/api-docs.js';
+import { IgnoresIdentity } from '../auth/auth.decorators.js';
+import { ApiErrors } from '../common/api-docs.js';
 import { AppError } from '../common/app-error.js';
 import { SkipRateLimit } from '../common/route-policy.js';
 import { ShutdownService } from '../common/shutdown.service.js';
@@ -10,7 +10,8 @@ import { HealthService } from './health.service.js';
 import { LivenessResponseDto, ReadinessResponseDto } from './health.dto.js';
 
 /**
- * Probes for orchestrators and load balancers: public, never rate limited, cheap. Liveness says only that
+ * Probes for orchestrators and load balancers: public, blind to identity headers (documented without a security
+ * requirement), never rate limited, cheap. Liveness says only that
  * the process answers (restart it if not); readiness that it can serve requests (route traffic to it).
  */
 @ApiTags('operations')
@@ -28,20 +29,17 @@ export class HealthController {
   ) {}
 
   @Get('live')
-  @Public()
-  @ApiPublic()
+  @IgnoresIdentity()
   @ApiOperation({ summary: 'Liveness: the process is up' })
-  @ApiErrors(401)
   getLiveness(): LivenessResponseDto {
     return { status: 'ok' };
   }
 
   /** 503 while the database is unreachable or slow, a migration is pending, or the service is shutting down. */
   @Get('ready')
-  @Public()
-  @ApiPublic()
+  @IgnoresIdentity()
   @ApiOperation({ summary: 'Readiness: the database answers and its schema is up to date' })
-  @ApiErrors(401, 503)
+  @ApiErrors(503)
   async getReadiness(): Promise<ReadinessResponseDto> {
     if (this.shutdown.shuttingDown)
       throw new AppError('unavailable', 'Not ready: the service is shutting down');

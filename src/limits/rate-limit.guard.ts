@@ -6,15 +6,16 @@ import { AppError } from '../common/app-error.js';
 import { isChatRoute, SKIP_RATE_LIMIT } from '../common/route-policy.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
+import { DatabaseService } from '../database/database.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { RateLimitStorage } from './rate-limit.storage.js';
+import { RateLimitStorage, type RateLimitHit } from './rate-limit.storage.js';
 
 /**
  * Per-caller rate limits, two budgets per RATE_LIMIT_WINDOW_MS: routes marked @ChatRoute()
  * (RATE_LIMIT_CHAT_MAX) and everything else (RATE_LIMIT_MAX); @SkipRateLimit() routes are not counted
- * (both marks: src/common/route-policy.ts). A caller is its user id once AuthGuard has resolved one (this guard is
- * registered after it), else its client address (public routes, anonymous legacy /chat). All routes of a
- * budget share it. Every answer carries X-RateLimit-Limit/-Remaining/-Reset; a refusal is the usual error
+ * (both marks: src/common/route-policy.ts). A caller is its user id once that identity is proven (a verified
+ * JWT, or an X-User-ID the database has lately confirmed; see count()), else its client address (public
+ * routes, anonymous legacy /chat, an X-User-ID not proven yet). All routes of a budget share it. Every answer carries X-RateLimit-Limit/-Remaining/-Reset; a refusal is the usual error
  * shape, 429 `rate_limited`, with Retry-After (seconds until the window ends).
  *
  * Not @nestjs/throttler: its only build is CommonJS that require()s the ESM-only @nestjs/common 12, which
@@ -28,6 +29,7 @@ export class RateLimitGuard implements CanActivate {
     private readonly storage: RateLimitStorage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
+    private readonly database: DatabaseService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -42,8 +44,7 @@ export class RateLimitGuard implements CanActivate {
     const chat = isChatRoute(request.routeOptions);
     const budget = chat ? 'chat' : 'default';
     const limit = chat ? this.config.RATE_LIMIT_CHAT_MAX : this.config.RATE_LIMIT_MAX;
-    const caller = request.user ? `user:${request.user.userId}` : `ip:${request.ip}`;
-    const { allowed, remaining, resetMs } = await this.storage.hit(budget, caller);
+    const { allowed, remaining, resetMs } = await this.count(budget, request);
     const resetSeconds = Math.max(1, Math.ceil(resetMs / 1000));
     void reply.header('x-ratelimit-limit', limit);
     void reply.header('x-ratelimit-remaining', remaining);
@@ -55,5 +56,26 @@ export class RateLimitGuard implements CanActivate {
       'rate_limited',
       `Too many ${chat ? 'chat ' : ''}requests: at most ${limit} per ${Math.round(this.config.RATE_LIMIT_WINDOW_MS / 1000)} s; retry after ${resetSeconds} s`,
     );
+  }
+
+  /**
+   * Charges the request to its caller's budget. A caller is proven when a verified JWT names it, or when the
+   * database has lately shown its X-User-ID to exist (KnownUsers): it is counted per user. Anyone else is
+   * counted by client address, so a client over its address budget cannot go on by sending random X-User-ID
+   * values, and none of those opens a database transaction. A claimed id within the address budget is
+   * charged to that id's budget too, so a real user's count is the same whether or not this instance has
+   * seen them lately. The answer is the tighter of the two.
+   */
+  private async count(
+    budget: string,
+    request: FastifyRequest & { user?: AuthContext },
+  ): Promise<RateLimitHit> {
+    const user = request.user;
+    const proven = user !== undefined && (user.via === 'jwt' || this.database.knownUsers.has(user.userId));
+    if (proven) return this.storage.hit(budget, `user:${user.userId}`);
+    const byAddress = await this.storage.hit(budget, `ip:${request.ip}`);
+    if (!byAddress.allowed || !user) return byAddress;
+    const byUser = await this.storage.hit(budget, `user:${user.userId}`);
+    return !byUser.allowed || byUser.remaining < byAddress.remaining ? byUser : byAddress;
   }
 }

@@ -1,0 +1,220 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { createUser, type TestUser } from './support/factories.js';
+import { createTestApp, DATABASE_KIND, SERVER_URL, type TestApp } from './support/test-app.js';
+
+/** Issue 12: what an attacker tried as a new user would, fixed; each test failed before its fix. */
+describe(`security, round 2 (${DATABASE_KIND})`, () => {
+  let t: TestApp;
+  let ada: TestUser;
+  beforeAll(async () => {
+    t = await createTestApp();
+    ada = await createUser(t.app, { display_name: 'Ada' });
+  });
+  afterAll(() => t?.close());
+
+  const inject = (...args: Parameters<TestApp['app']['inject']>) => t.app.inject(...args);
+
+  describe('request bodies are JSON only', () => {
+    const forms: [string, string][] = [
+      ['application/x-www-form-urlencoded', 'title=From+another+site'],
+      ['text/plain', '{"title":"From another site"}'],
+      [
+        'multipart/form-data; boundary=x',
+        '--x\r\nContent-Disposition: form-data; name="title"\r\n\r\nT\r\n--x--\r\n',
+      ],
+      ['application/xml', '<title>From another site</title>'],
+    ];
+
+    it.each(forms)('%s is 415 in the error shape, and nothing is created', async (type, payload) => {
+      const before = await t.sql.query(`SELECT count(*)::int AS n FROM dossier`);
+      const response = await inject({
+        method: 'POST',
+        url: '/api/v1/projects',
+        headers: { ...ada.headers, 'content-type': type },
+        payload,
+      });
+      expect(response.statusCode).toBe(415);
+      expect(response.json()).toEqual({
+        statusCode: 415,
+        error: 'unsupported_media_type',
+        message: expect.stringContaining('application/json'),
+        request_id: response.headers['x-request-id'],
+      });
+      const after = await t.sql.query(`SELECT count(*)::int AS n FROM dossier`);
+      expect(after).toEqual(before);
+    });
+
+    it('a form post adding a project member or sending a chat is 415 too', async () => {
+      const project = (
+        await inject({
+          method: 'POST',
+          url: '/api/v1/projects',
+          headers: ada.headers,
+          payload: { title: 'P' },
+        })
+      ).json();
+      const stranger = await createUser(t.app);
+      const member = await inject({
+        method: 'POST',
+        url: `/api/v1/projects/${project.project_id}/members`,
+        headers: { ...ada.headers, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `user_id=${stranger.user_id}`,
+      });
+      expect(member.statusCode).toBe(415);
+      const chat = await inject({
+        method: 'POST',
+        url: '/api/v1/chat?stream=false',
+        headers: { ...ada.headers, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: 'text=hello',
+      });
+      expect(chat.statusCode).toBe(415);
+      const members = await inject({
+        url: `/api/v1/projects/${project.project_id}/members`,
+        headers: ada.headers,
+      });
+      expect(members.json().data.map((m: { user_id: string }) => m.user_id)).toEqual([ada.user_id]);
+    });
+
+    it('JSON, with or without a charset, is still accepted', async () => {
+      for (const type of ['application/json', 'application/json; charset=utf-8']) {
+        const response = await inject({
+          method: 'POST',
+          url: '/api/v1/projects',
+          headers: { ...ada.headers, 'content-type': type },
+          payload: JSON.stringify({ title: 'JSON' }),
+        });
+        expect(response.statusCode).toBe(201);
+      }
+    });
+  });
+
+  describe('cursors the API did not issue', () => {
+    const cursor = (tag: string, at: string) =>
+      Buffer.from(`${tag}|${at}|${randomUUID()}`, 'utf8').toString('base64url');
+
+    it.each([
+      ['sessions', 'v1'],
+      ['projects', 'p1'],
+    ])('a well-formed %s cursor in the year 0000 is 400 naming cursor', async (list, tag) => {
+      const response = await inject({
+        url: `/api/v1/${list}?cursor=${cursor(tag, '0000-01-01T00:00:00.000000Z')}`,
+        headers: ada.headers,
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json().details).toEqual([{ field: 'cursor', message: expect.any(String) }]);
+    });
+
+    it('the earliest instant PostgreSQL and the API both hold (year 0001) is still a cursor', async () => {
+      const response = await inject({
+        url: `/api/v1/sessions?cursor=${cursor('v1', '0001-01-01T00:00:00.000000Z')}`,
+        headers: ada.headers,
+      });
+      expect(response.statusCode).toBe(200);
+      expect(response.json()).toEqual({ data: [], next_cursor: null });
+    });
+  });
+
+  describe('probes and metrics ignore identity', () => {
+    const identities: [string, Record<string, string>][] = [
+      ['a Basic Authorization header', { authorization: 'Basic dXNlcjpwYXNz' }],
+      ['a malformed bearer token', { authorization: 'Bearer not.a.jwt' }],
+      ['a malformed X-User-ID', { 'x-user-id': 'not-a-uuid' }],
+      ['an unknown X-User-ID', { 'x-user-id': randomUUID() }],
+    ];
+    it.each(identities)('%s: /health/live, /health/ready and /metrics answer 200', async (_name, headers) => {
+      for (const url of ['/health/live', '/health/ready', '/metrics']) {
+        const response = await inject({ url, headers });
+        expect({ url, status: response.statusCode }).toEqual({ url, status: 200 });
+      }
+    });
+
+    it('the OpenAPI document shows them without a security requirement and without a 401', async () => {
+      const document = (await inject({ url: '/docs-json' })).json();
+      for (const [path, method] of [
+        ['/health/live', 'get'],
+        ['/health/ready', 'get'],
+        ['/metrics', 'get'],
+      ]) {
+        const operation = document.paths[path][method];
+        expect({ path, security: operation.security, has401: '401' in operation.responses }).toEqual({
+          path,
+          security: undefined,
+          has401: false,
+        });
+      }
+      expect(document.security).toBeUndefined();
+    });
+  });
+});
+
+describe(`rate limits count a caller by address until its identity is proven (${DATABASE_KIND})`, () => {
+  const LIMIT = 5;
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ RATE_LIMIT_MAX: String(LIMIT) });
+  });
+  afterAll(() => t?.close());
+
+  it('random X-User-ID values share the address budget: 401 within it, then 429 without a transaction', async () => {
+    const user = await createUser(t.app); // proven: its row was just created
+    const statuses: number[] = [];
+    for (let i = 0; i < LIMIT + 3; i += 1) {
+      const response = await t.app.inject({
+        url: '/api/v1/users/me',
+        headers: { 'x-user-id': randomUUID() },
+      });
+      statuses.push(response.statusCode);
+    }
+    // POST /users took one request of the address budget.
+    expect(statuses).toEqual([...Array<number>(LIMIT - 1).fill(401), ...Array<number>(4).fill(429)]);
+    // A proven user is counted per user, so the exhausted address budget does not stop them.
+    const me = await t.app.inject({ url: '/api/v1/users/me', headers: user.headers });
+    expect(me.statusCode).toBe(200);
+    expect(Number(me.headers['x-ratelimit-remaining'])).toBe(LIMIT - 1);
+  });
+});
+
+const missingDatabaseSkip = SERVER_URL ? undefined : 'needs PostgreSQL (TEST_DATABASE_URL)';
+(missingDatabaseSkip ? describe.skip : describe)(
+  `a missing database is 503 with Retry-After (${missingDatabaseSkip ?? 'postgres'})`,
+  () => {
+    let t: TestApp;
+    let name: string;
+    let admin: pg.Client;
+    beforeAll(async () => {
+      t = await createTestApp({ DB_CONNECT_TIMEOUT_MS: '2000' });
+      name = new URL(t.config.DATABASE_URL!).pathname.slice(1);
+      admin = new pg.Client({ connectionString: SERVER_URL });
+      await admin.connect();
+    });
+    afterAll(async () => {
+      await admin
+        ?.query(`ALTER DATABASE ${name}_gone RENAME TO ${name}`)
+        .catch(() => undefined)
+        .finally(() => admin.end());
+      await t?.close();
+    });
+
+    it('the database renamed away (SQLSTATE 3D000): the API and readiness answer 503 with Retry-After', async () => {
+      const user = await createUser(t.app);
+      // Close the pool's connections and rename the database, as an operator moving it away would.
+      await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [name]);
+      await admin.query(`ALTER DATABASE ${name} RENAME TO ${name}_gone`);
+      await admin.query(`ALTER DATABASE ${name}_gone ALLOW_CONNECTIONS true`);
+      for (const url of ['/api/v1/users/me', '/api/v1/sessions', '/api/v1/users/me']) {
+        const response = await t.app.inject({ url, headers: user.headers });
+        expect({ url, status: response.statusCode, error: response.json().error }).toEqual({
+          url,
+          status: 503,
+          error: 'unavailable',
+        });
+        expect(Number(response.headers['retry-after'])).toBeGreaterThan(0);
+      }
+      const ready = await t.app.inject({ url: '/health/ready' });
+      expect(ready.statusCode).toBe(503);
+      expect(Number(ready.headers['retry-after'])).toBeGreaterThan(0);
+    });
+  },
+);
