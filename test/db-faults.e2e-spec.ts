@@ -97,6 +97,8 @@ else
       }, 120_000);
 
       afterAll(async () => {
+        // A test that failed mid-fault may leave the cluster frozen: thaw it first, or closing the app's pool waits.
+        await cluster?.signalAll('CONT').catch(() => undefined);
         await app?.close().catch(() => undefined);
         await cluster?.destroy();
       }, 60_000);
