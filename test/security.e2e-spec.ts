@@ -115,6 +115,164 @@ describe(`security, round 2 (${DATABASE_KIND})`, () => {
     });
   });
 
+  describe('deleting an account leaves nothing of theirs readable', () => {
+    it('F creates PF, E joins and talks through legacy /chat, F then E delete their accounts: PF and E’s turn are gone', async () => {
+      const f = await createUser(t.app, { display_name: 'F' });
+      const e = await createUser(t.app, { display_name: 'E' });
+      const pf = (
+        await inject({
+          method: 'POST',
+          url: '/api/v1/projects',
+          headers: f.headers,
+          payload: { title: 'PF' },
+        })
+      ).json();
+      const joined = await inject({
+        method: 'POST',
+        url: `/api/v1/projects/${pf.project_id}/members`,
+        headers: f.headers,
+        payload: { user_id: e.user_id },
+      });
+      expect(joined.statusCode).toBe(201);
+      const marker = `E's secret plot ${randomUUID()}`;
+      const talk = await inject({
+        method: 'POST',
+        url: '/chat',
+        headers: e.headers,
+        payload: { text: marker, project_id: pf.project_id },
+      });
+      expect(talk.statusCode).toBe(200);
+      const turnId = talk.headers['x-turn-id'];
+
+      expect(
+        (await inject({ method: 'DELETE', url: '/api/v1/users/me', headers: f.headers })).statusCode,
+      ).toBe(204);
+      // PF still has E: it stays, and so does E's turn.
+      expect(await t.sql.query(`SELECT 1 FROM dossier WHERE project_id = $1`, [pf.project_id])).toHaveLength(
+        1,
+      );
+      expect(
+        (await inject({ method: 'DELETE', url: '/api/v1/users/me', headers: e.headers })).statusCode,
+      ).toBe(204);
+
+      expect(await t.sql.query(`SELECT 1 FROM dossier WHERE project_id = $1`, [pf.project_id])).toEqual([]);
+      expect(await t.sql.query(`SELECT 1 FROM turns WHERE turn_id = $1`, [turnId])).toEqual([]);
+      expect(await t.sql.query(`SELECT 1 FROM turns WHERE user_text LIKE $1`, [`%${marker}%`])).toEqual([]);
+      const anonymous = await inject({
+        method: 'POST',
+        url: '/chat',
+        payload: { text: 'what was said here?', project_id: pf.project_id },
+      });
+      expect(anonymous.statusCode).toBe(404);
+      expect(anonymous.body).not.toContain(marker);
+    });
+
+    it('an account deleted while others stay in the project takes its own legacy turns, not the project', async () => {
+      const owner = await createUser(t.app);
+      const leaver = await createUser(t.app);
+      const project = (
+        await inject({
+          method: 'POST',
+          url: '/api/v1/projects',
+          headers: owner.headers,
+          payload: { title: 'Stays' },
+        })
+      ).json();
+      await inject({
+        method: 'POST',
+        url: `/api/v1/projects/${project.project_id}/members`,
+        headers: owner.headers,
+        payload: { user_id: leaver.user_id },
+      });
+      const mine = await inject({
+        method: 'POST',
+        url: '/chat',
+        headers: leaver.headers,
+        payload: { text: 'leaver text', project_id: project.project_id },
+      });
+      const theirs = await inject({
+        method: 'POST',
+        url: '/chat',
+        headers: owner.headers,
+        payload: { text: 'owner text', project_id: project.project_id },
+      });
+      await inject({ method: 'DELETE', url: '/api/v1/users/me', headers: leaver.headers });
+      expect(
+        await t.sql.query(`SELECT 1 FROM turns WHERE turn_id = $1`, [mine.headers['x-turn-id']]),
+      ).toEqual([]);
+      expect(
+        await t.sql.query(`SELECT 1 FROM turns WHERE turn_id = $1`, [theirs.headers['x-turn-id']]),
+      ).toHaveLength(1);
+      expect(
+        await t.sql.query(`SELECT 1 FROM dossier WHERE project_id = $1`, [project.project_id]),
+      ).toHaveLength(1);
+    });
+  });
+
+  describe('a deleted session’s keyed replies are not replayed', () => {
+    const keyedChat = (user: TestUser, key: string, text: string) =>
+      inject({
+        method: 'POST',
+        url: '/api/v1/chat?stream=false',
+        headers: { ...user.headers, 'idempotency-key': key },
+        payload: { text },
+      });
+
+    it('chat with a key, delete the session, repeat: a new exchange in a new session, not the deleted one', async () => {
+      const user = await createUser(t.app);
+      const key = `key-${randomUUID()}`;
+      const first = await keyedChat(user, key, 'a private thought');
+      expect(first.statusCode).toBe(200);
+      const sessionId = first.json().session.session_id;
+      const deleted = await inject({
+        method: 'DELETE',
+        url: `/api/v1/sessions/${sessionId}`,
+        headers: user.headers,
+      });
+      expect(deleted.statusCode).toBe(204);
+      expect(await t.sql.query(`SELECT 1 FROM idempotency_keys WHERE key = $1`, [key])).toEqual([]);
+
+      const again = await keyedChat(user, key, 'a private thought');
+      expect(again.statusCode).toBe(200);
+      expect(again.headers['idempotent-replayed']).toBeUndefined();
+      expect(again.json().session.session_id).not.toBe(sessionId);
+      expect(again.json().assistant_message.message_id).not.toBe(first.json().assistant_message.message_id);
+    });
+
+    it('a project deleted by its creator takes a member’s keyed replies in it too', async () => {
+      const creator = await createUser(t.app);
+      const member = await createUser(t.app);
+      const project = (
+        await inject({
+          method: 'POST',
+          url: '/api/v1/projects',
+          headers: creator.headers,
+          payload: { title: 'Shared' },
+        })
+      ).json();
+      await inject({
+        method: 'POST',
+        url: `/api/v1/projects/${project.project_id}/members`,
+        headers: creator.headers,
+        payload: { user_id: member.user_id },
+      });
+      const key = `key-${randomUUID()}`;
+      const first = await inject({
+        method: 'POST',
+        url: '/api/v1/chat?stream=false',
+        headers: { ...member.headers, 'idempotency-key': key },
+        payload: { text: 'in the shared project', project_id: project.project_id },
+      });
+      expect(first.statusCode).toBe(200);
+      await inject({
+        method: 'DELETE',
+        url: `/api/v1/projects/${project.project_id}`,
+        headers: creator.headers,
+      });
+      expect(await t.sql.query(`SELECT 1 FROM idempotency_keys WHERE key = $1`, [key])).toEqual([]);
+    });
+  });
+
   describe('probes and metrics ignore identity', () => {
     const identities: [string, Record<string, string>][] = [
       ['a Basic Authorization header', { authorization: 'Basic dXNlcjpwYXNz' }],

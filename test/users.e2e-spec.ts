@@ -141,7 +141,7 @@ describe(`users API (${DATABASE_KIND})`, () => {
     expect(unknown.json().details.map((d: { field: string }) => d.field)).toContain('user_id');
   });
 
-  it('DELETE /api/v1/users/me removes the user and everything they own, leaves legacy turns, and orphans nothing', async () => {
+  it('DELETE /api/v1/users/me removes the user, everything they own and the legacy text they wrote, leaves others’ turns, and orphans nothing', async () => {
     const user = await createUser(t.app);
     const other = await createUser(t.app);
     const [ids] = await t.sql.query<{ own: string; shared: string; session: string; turn: string }>(
@@ -157,6 +157,7 @@ describe(`users API (${DATABASE_KIND})`, () => {
       INSERT INTO chat_messages (session_id, role, content) VALUES ('${ids.session}', 'user', 'hello');
       INSERT INTO turns (turn_id, project_id, user_text, session_id, user_id)
         VALUES ('${ids.turn}', '${ids.shared}', 'hello', '${ids.session}', '${user.user_id}');
+      INSERT INTO turns (project_id, user_text) VALUES ('${ids.shared}', 'unclaimed ${ids.turn}');
     `);
     const response = await inject({ method: 'DELETE', url: '/api/v1/users/me', headers: user.headers });
     expect(response.statusCode).toBe(204);
@@ -168,7 +169,8 @@ describe(`users API (${DATABASE_KIND})`, () => {
              (SELECT count(*)::int FROM chat_messages m WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = m.session_id)) AS orphan_messages,
              (SELECT count(*)::int FROM user_projects WHERE user_id = '${user.user_id}') AS memberships,
              (SELECT session_id::text FROM turns WHERE turn_id = '${ids.turn}') AS turn_session,
-             (SELECT count(*)::int FROM turns WHERE turn_id = '${ids.turn}') AS turn`);
+             (SELECT count(*)::int FROM turns WHERE turn_id = '${ids.turn}') AS turn,
+             (SELECT count(*)::int FROM turns WHERE user_text = 'unclaimed ${ids.turn}') AS unclaimed_turn`);
     expect(after).toEqual({
       users: 0,
       own_project: 0,
@@ -177,7 +179,8 @@ describe(`users API (${DATABASE_KIND})`, () => {
       orphan_messages: 0,
       memberships: 0,
       turn_session: null,
-      turn: 1,
+      turn: 0,
+      unclaimed_turn: 1,
     });
     const again = await inject({ method: 'GET', url: '/api/v1/users/me', headers: user.headers });
     expect(again.statusCode).toBe(401);

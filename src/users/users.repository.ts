@@ -74,15 +74,20 @@ export class UsersRepository {
   }
 
   /**
-   * Removes the user and everything they own: projects they created that nobody else belongs to, then the
-   * user row (sessions, messages, memberships and idempotency keys follow by cascade; legacy turns stay).
+   * Removes the user and everything nobody else is left to keep, in the caller's transaction: every project
+   * they created or belong to that has no other member (with its turns and sessions, by cascade), the legacy
+   * turns they wrote (user_id = them) in projects that stay, then the user row (sessions, messages,
+   * memberships and idempotency keys follow by cascade). docs/architecture.md, "Deleting an account".
    */
   async deleteWithOwnedProjects(tx: Tx, userId: string): Promise<boolean> {
     await prismaOf(tx).$executeRaw`
       DELETE FROM dossier d
-       WHERE d.created_by = ${userId}::uuid
+       WHERE (d.created_by = ${userId}::uuid
+              OR EXISTS (SELECT 1 FROM user_projects mine
+                          WHERE mine.project_id = d.project_id AND mine.user_id = ${userId}::uuid))
          AND NOT EXISTS (SELECT 1 FROM user_projects up
                           WHERE up.project_id = d.project_id AND up.user_id <> ${userId}::uuid)`;
+    await prismaOf(tx).$executeRaw`DELETE FROM turns WHERE user_id = ${userId}::uuid`;
     const deleted = await prismaOf(tx).$executeRaw`DELETE FROM users WHERE user_id = ${userId}::uuid`;
     return deleted === 1;
   }
