@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pg from 'pg';
+import { redactProviderDetail } from '../src/chat/chat-generation.js';
 import { createUser, type TestUser } from './support/factories.js';
 import { createTestApp, DATABASE_KIND, SERVER_URL, type TestApp } from './support/test-app.js';
 
@@ -330,6 +333,78 @@ describe(`rate limits count a caller by address until its identity is proven (${
     const me = await t.app.inject({ url: '/api/v1/users/me', headers: user.headers });
     expect(me.statusCode).toBe(200);
     expect(Number(me.headers['x-ratelimit-remaining'])).toBe(LIMIT - 1);
+  });
+});
+
+describe(`a provider's error text never reaches clients (${DATABASE_KIND})`, () => {
+  const KEY = 'sk-proj-Zx81kQ7vLmN0pR2sT4uV';
+  const PROVIDER_TEXT = `Incorrect API key provided: ${KEY} (internal gateway gw-7.corp.internal)`;
+  let t: TestApp;
+  let provider: Server;
+  beforeAll(async () => {
+    // A provider that refuses the key with a message echoing it, as OpenAI's does.
+    provider = createServer((request, response) => {
+      request.resume();
+      response
+        .writeHead(401, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { message: PROVIDER_TEXT, type: 'invalid_request_error' } }));
+    });
+    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
+    const { port } = provider.address() as AddressInfo;
+    t = await createTestApp({
+      LLM_PROVIDER: 'openai-compatible',
+      LLM_BASE_URL: `http://127.0.0.1:${port}/v1`,
+      LLM_MODEL: 'any',
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await new Promise((resolve) => provider?.close(resolve));
+  });
+
+  const leaks = (text: string) =>
+    [KEY, 'Incorrect API key', 'gw-7', 'corp.internal'].filter((secret) => text.includes(secret));
+
+  it('JSON chat: 502 with a generic message and the status class, nothing of the provider’s text', async () => {
+    const user = await createUser(t.app);
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/chat?stream=false',
+      headers: user.headers,
+      payload: { text: 'hello' },
+    });
+    expect(response.statusCode).toBe(502);
+    expect(response.json().message).toContain('HTTP 4xx');
+    expect(leaks(response.body)).toEqual([]);
+  });
+
+  it('streamed chat: the error part is generic', async () => {
+    const user = await createUser(t.app);
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/chat',
+      headers: user.headers,
+      payload: { text: 'hello' },
+    });
+    expect(response.body).toContain('"type":"error"');
+    expect(response.body).toContain('HTTP 4xx');
+    expect(leaks(response.body)).toEqual([]);
+  });
+
+  it('anonymous legacy /chat: 502 without the provider’s text', async () => {
+    const response = await t.app.inject({ method: 'POST', url: '/chat', payload: { text: 'hello' } });
+    expect(response.statusCode).toBe(502);
+    expect(leaks(response.body)).toEqual([]);
+  });
+
+  it('the detail kept for the log has the key masked', () => {
+    const logged = redactProviderDetail(
+      `HTTP 401: ${PROVIDER_TEXT} Authorization: Bearer abc.def api_key=xyz`,
+    );
+    expect(logged).toContain('Incorrect API key provided');
+    expect(logged).not.toContain(KEY);
+    expect(logged).not.toContain('abc.def');
+    expect(logged).not.toContain('xyz');
   });
 });
 

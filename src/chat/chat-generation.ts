@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { APICallError } from 'ai';
 import type { ChatModel, ContextMessage, ModelFinishReason, TokenUsage } from '../llm/chat-model.js';
 
@@ -40,19 +41,48 @@ const MAX_ERROR_CHARS = 500;
  */
 export const withoutNul = (text: string): string => text.replaceAll('\u0000', '\ufffd');
 
-/** A provider failure, for people: HTTP status and the provider's message, with the underlying cause. */
-export function describeProviderError(error: unknown): string {
+const logger = new Logger('ModelProvider');
+
+/** Secrets a provider's error text may echo (an API key, a bearer token), masked before the text is logged. */
+const SECRETS: [RegExp, string][] = [
+  [/\b(sk|pk|rk)-[A-Za-z0-9_-]{4,}/g, '$1-[redacted]'],
+  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [redacted]'],
+  [
+    /\b((?:api[_-]?key|x-api-key|key|token|secret|password)["']?\s*[:=]\s*["']?)[^\s"',;&]+/gi,
+    '$1[redacted]',
+  ],
+];
+
+/** The provider's own words about a failure, with anything that looks like a credential masked. For the log. */
+export function redactProviderDetail(text: string): string {
+  return SECRETS.reduce((out, [pattern, replacement]) => out.replace(pattern, replacement), text);
+}
+
+/** The provider's own words: HTTP status and message, with the underlying cause. Never for clients. */
+function providerDetail(error: unknown): string {
   const e = error as { message?: unknown; cause?: unknown } | undefined;
-  let message: string;
-  if (APICallError.isInstance(error)) {
-    message = `The model provider answered HTTP ${error.statusCode ?? 'error'}: ${error.message}`;
-  } else {
-    message = `The model provider failed: ${String(e?.message ?? error)}`;
-    const cause = (e?.cause as { message?: unknown } | undefined)?.message;
-    if (typeof cause === 'string' && cause && !message.includes(cause)) message += ` (${cause})`;
-  }
-  message = withoutNul(message);
-  return message.length > MAX_ERROR_CHARS ? `${message.slice(0, MAX_ERROR_CHARS - 1)}…` : message;
+  if (APICallError.isInstance(error))
+    return `HTTP ${error.statusCode ?? 'error'}: ${error.message} ${error.responseBody ?? ''}`.trim();
+  let detail = String(e?.message ?? error);
+  const cause = (e?.cause as { message?: unknown } | undefined)?.message;
+  if (typeof cause === 'string' && cause && !detail.includes(cause)) detail += ` (${cause})`;
+  return detail;
+}
+
+/**
+ * A provider failure, for clients (the error answer, the stream's error part, the saved reply's metadata):
+ * generic, with only the class of the provider's HTTP status. The provider's text can carry its key, internal
+ * host names or account details, so it goes to the log instead (credentials masked).
+ */
+export function describeProviderError(error: unknown): string {
+  const detail = redactProviderDetail(withoutNul(providerDetail(error)));
+  logger.warn(
+    `the model provider failed: ${detail.length > MAX_ERROR_CHARS ? `${detail.slice(0, MAX_ERROR_CHARS - 1)}…` : detail}`,
+  );
+  const status = APICallError.isInstance(error) ? error.statusCode : undefined;
+  return status !== undefined
+    ? `The model provider answered with an error (HTTP ${Math.floor(status / 100)}xx)`
+    : 'The model provider could not be reached or failed';
 }
 
 /**
