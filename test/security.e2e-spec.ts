@@ -276,6 +276,56 @@ describe(`security, round 2 (${DATABASE_KIND})`, () => {
     });
   });
 
+  describe('user profiles reveal nothing and point nowhere internal', () => {
+    const create = (payload: Record<string, unknown>) =>
+      inject({ method: 'POST', url: '/api/v1/users', payload });
+    /** What the outside sees of an answer: status, field names, and fields other than the caller's own values. */
+    const outside = (response: Awaited<ReturnType<typeof create>>) => ({
+      status: response.statusCode,
+      fields: Object.keys(response.json()).sort(),
+    });
+
+    it('creating a user with a taken email answers exactly like with a free one', async () => {
+      const taken = `taken-${randomUUID()}@example.test`;
+      await create({ email: taken });
+      const withTaken = await create({ email: taken.toUpperCase(), display_name: 'X' });
+      const withFree = await create({ email: `free-${randomUUID()}@example.test`, display_name: 'X' });
+      expect(outside(withTaken)).toEqual(outside(withFree));
+      expect(withTaken.statusCode).toBe(201);
+      const changed = await inject({
+        method: 'PATCH',
+        url: '/api/v1/users/me',
+        headers: ada.headers,
+        payload: { email: taken },
+      });
+      expect(changed.statusCode).toBe(200);
+    });
+
+    it.each([
+      'http://127.0.0.1:5432/x',
+      'http://example.test/a.png',
+      'ftp://example.test/a.png',
+      'javascript:alert(1)',
+    ])('avatar_url %s is 400 naming avatar_url (on create and on update)', async (url) => {
+      const created = await create({ avatar_url: url });
+      expect(created.statusCode).toBe(400);
+      expect(created.json().details.map((d: { field: string }) => d.field)).toContain('avatar_url');
+      const updated = await inject({
+        method: 'PATCH',
+        url: '/api/v1/users/me',
+        headers: ada.headers,
+        payload: { avatar_url: url },
+      });
+      expect(updated.statusCode).toBe(400);
+    });
+
+    it('an https avatar_url is accepted as given', async () => {
+      const created = await create({ avatar_url: 'https://cdn.example.test/a.png' });
+      expect(created.statusCode).toBe(201);
+      expect(created.json().avatar_url).toBe('https://cdn.example.test/a.png');
+    });
+  });
+
   describe('probes and metrics ignore identity', () => {
     const identities: [string, Record<string, string>][] = [
       ['a Basic Authorization header', { authorization: 'Basic dXNlcjpwYXNz' }],
@@ -306,6 +356,26 @@ describe(`security, round 2 (${DATABASE_KIND})`, () => {
       }
       expect(document.security).toBeUndefined();
     });
+  });
+});
+
+describe('avatar_url in development (NODE_ENV=development)', () => {
+  const nodeEnv = process.env.NODE_ENV;
+  afterEach(() => {
+    process.env.NODE_ENV = nodeEnv;
+  });
+
+  it('accepts http: as well as https:, still nothing else', async () => {
+    const { plainToInstance } = await import('class-transformer');
+    const { validate } = await import('class-validator');
+    const { CreateUserDto } = await import('../src/users/users.dto.js');
+    const fieldsOf = async (avatar_url: string) =>
+      (await validate(plainToInstance(CreateUserDto, { avatar_url }))).map((e) => e.property);
+    process.env.NODE_ENV = 'development';
+    expect(await fieldsOf('http://localhost:3000/a.png')).toEqual([]);
+    expect(await fieldsOf('ftp://localhost/a.png')).toEqual(['avatar_url']);
+    process.env.NODE_ENV = 'production';
+    expect(await fieldsOf('http://localhost:3000/a.png')).toEqual(['avatar_url']);
   });
 });
 

@@ -144,7 +144,9 @@ export class LegacyImportRepository {
                 (SELECT u.user_id FROM users u
                   WHERE u.user_id = CASE WHEN i.owner ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                                          THEN i.owner::uuid END),
-                (SELECT u.user_id FROM users u WHERE lower(u.email) = lower(i.owner) LIMIT 1)
+                -- Emails are not unique (unverified contact details): only an email exactly one user gave.
+                (SELECT CASE WHEN count(*) = 1 THEN min(u.user_id::text)::uuid END
+                   FROM users u WHERE lower(u.email) = lower(i.owner))
               )::text AS user_id,
               EXISTS (SELECT 1 FROM dossier d WHERE d.project_id = i.project_id::uuid) AS dossier_exists
          FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(owner, project_id, ord)

@@ -25,7 +25,7 @@ export class UsersController {
     type: UserResponseDto,
     description: 'With a JWT whose subject already has a profile: that profile, unchanged',
   })
-  @ApiErrors(400, 401, 409, 413)
+  @ApiErrors(400, 401, 413)
   async createUser(
     @CurrentAuth() auth: AuthContext | undefined,
     @Body() dto: CreateUserDto,
@@ -47,7 +47,7 @@ export class UsersController {
   @Patch('me')
   @ApiAuthenticated()
   @ApiOperation({ summary: "Update the caller's profile" })
-  @ApiErrors(400, 401, 409, 413)
+  @ApiErrors(400, 401, 413)
   async updateMe(@CurrentAuth() auth: AuthContext, @Body() dto: UpdateUserDto): Promise<UserResponseDto> {
     return toUserResponse(await this.users.update(auth, dto));
   }

@@ -1,10 +1,31 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsEmail, IsOptional, IsUrl, MaxLength } from 'class-validator';
+import { IsEmail, IsOptional, IsUrl, MaxLength, ValidateBy } from 'class-validator';
 import { Trimmed, TrimmedText } from '../common/validation.js';
 import type { UserRecord } from './users.repository.js';
 
+/**
+ * An avatar is a URL other users' clients load, never something the server fetches: https only, so a profile
+ * cannot point browsers at plain-http or internal addresses (`http://127.0.0.1:5432/x`); http is allowed when
+ * NODE_ENV=development (the process's environment, which the typed config reads too), for local images.
+ */
+function IsAvatarUrl(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isAvatarUrl',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value !== 'string' ||
+        /^https:\/\//i.test(value) ||
+        (process.env.NODE_ENV === 'development' && /^http:\/\//i.test(value)),
+      defaultMessage: () =>
+        process.env.NODE_ENV === 'development'
+          ? 'avatar_url must be an https: or http: URL'
+          : 'avatar_url must be an https: URL',
+    },
+  });
+}
+
 export class CreateUserDto {
-  /** Unique whatever its letter case. */
+  /** An unverified contact address; several users may give the same one (docs/architecture.md). */
   @IsOptional()
   @Trimmed()
   @IsEmail()
@@ -15,10 +36,11 @@ export class CreateUserDto {
   @TrimmedText({ minLength: 1, maxLength: 100 })
   display_name?: string;
 
-  /** An http(s) URL. */
+  /** An https URL (http too when NODE_ENV=development). Shown to clients as given; the server never fetches it. */
   @IsOptional()
   @Trimmed()
   @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
+  @IsAvatarUrl()
   @MaxLength(2048)
   avatar_url?: string;
 }
@@ -38,6 +60,7 @@ export class UpdateUserDto {
   @IsOptional()
   @Trimmed()
   @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
+  @IsAvatarUrl()
   @MaxLength(2048)
   avatar_url?: string | null;
 }
