@@ -24,7 +24,7 @@ import { pgExecutor } from '../src/database/sql-executor.js';
 import type { BenchConfig } from './config.js';
 
 /** Bump whenever the generated data changes: a database loaded by another version is dropped and reloaded. */
-export const GENERATOR_VERSION = 3;
+export const GENERATOR_VERSION = 4;
 
 export const SHAPE = {
   users: 1000,
@@ -164,8 +164,13 @@ SELECT md5('parley-bench-session:' || session_no)::uuid, md5('parley-bench-user:
 -- The 2,000,000 messages with triggers and foreign-key checks off (the ids are generated consistent, and
 -- the consistency query below proves it): the statement trigger would otherwise sort the whole batch.
 SET LOCAL session_replication_role = replica;
-INSERT INTO chat_messages (session_id, user_id, role, content, metadata, created_at, updated_at)
-SELECT md5('parley-bench-session:' || s.session_no)::uuid, md5('parley-bench-user:' || s.user_no)::uuid,
+-- Each conversation is one branch (one line): message k follows message k - 1 (prisma/migrations/*_message_tree).
+INSERT INTO chat_messages (message_id, parent_id, depth, line_id, session_id, user_id, role, content, metadata,
+                           created_at, updated_at)
+SELECT md5('parley-bench-message:' || s.session_no || ':' || k)::uuid,
+       CASE WHEN k > 0 THEN md5('parley-bench-message:' || s.session_no || ':' || (k - 1))::uuid END,
+       k, md5('parley-bench-message:' || s.session_no || ':0')::uuid,
+       md5('parley-bench-session:' || s.session_no)::uuid, md5('parley-bench-user:' || s.user_no)::uuid,
        CASE WHEN k % 2 = 0 THEN 'user' ELSE 'assistant' END,
        CASE WHEN k % 2 = 0
             THEN substr(t.txt, 1 + (k * 7919 + s.session_no) % 600, 20 + (k * 31 + s.session_no) % 120)
@@ -183,7 +188,7 @@ SET LOCAL session_replication_role = origin;
 -- triggers fire, so whatever they maintain from last_message_at follows).
 UPDATE sessions s
    SET message_count = a.n, last_message_at = a.last_at, updated_at = a.last_at,
-       last_message_preview = left(m.content, 200)
+       last_message_preview = left(m.content, 200), current_leaf_id = m.message_id
   FROM (SELECT session_id, count(*)::int AS n, max(created_at) AS last_at, max(seq) AS last_seq
           FROM chat_messages GROUP BY session_id) a
   JOIN chat_messages m ON m.seq = a.last_seq
@@ -203,11 +208,14 @@ export const CONSISTENCY_QUERY = `
 SELECT
   (SELECT count(*) FROM sessions s
      LEFT JOIN LATERAL (SELECT count(*)::int AS n FROM chat_messages c WHERE c.session_id = s.session_id) cnt ON true
-     LEFT JOIN LATERAL (SELECT c.created_at, left(c.content, 200) AS preview FROM chat_messages c
+     LEFT JOIN chat_messages leaf ON leaf.message_id = s.current_leaf_id
+     LEFT JOIN LATERAL (SELECT c.message_id, c.created_at, left(c.content, 200) AS preview FROM chat_messages c
                          WHERE c.session_id = s.session_id ORDER BY c.created_at DESC, c.seq DESC LIMIT 1) last ON true
     WHERE s.message_count <> cnt.n
        OR (cnt.n > 0 AND (s.last_message_at IS DISTINCT FROM last.created_at
-                          OR s.last_message_preview IS DISTINCT FROM last.preview)))::int AS inconsistent_sessions,
+                          OR s.last_message_preview IS DISTINCT FROM last.preview
+                          OR leaf.message_id IS DISTINCT FROM last.message_id
+                          OR leaf.depth <> cnt.n - 1)))::int AS inconsistent_sessions,
   (SELECT count(*) FROM chat_messages c WHERE NOT EXISTS
      (SELECT 1 FROM sessions s WHERE s.session_id = c.session_id AND s.user_id = c.user_id))::int AS orphan_messages,
   (SELECT count(*) FROM sessions s WHERE NOT EXISTS
@@ -414,7 +422,7 @@ export async function resetDataset(
     await client.query(
       `UPDATE sessions s
           SET message_count = a.n, last_message_at = a.last_at, updated_at = a.last_at,
-              last_message_preview = left(m.content, 200)
+              last_message_preview = left(m.content, 200), current_leaf_id = m.message_id
          FROM (SELECT c.session_id, count(*)::int AS n, max(c.created_at) AS last_at, max(c.seq) AS last_seq
                  FROM chat_messages c WHERE c.session_id = ANY($1::uuid[]) GROUP BY c.session_id) a
          JOIN chat_messages m ON m.seq = a.last_seq

@@ -778,7 +778,7 @@ describe(`legacy import: verification finds every kind of mismatch (${DATABASE_K
       'the session belongs to another user than the recorded owner',
     );
     expect(problems.get(dossiers.get('miscounted')!)).toBe(
-      'message_count is 99 but the session has 6 messages',
+      'message_count is 99 but the current branch has 6 messages',
     );
     expect(problems.has(dossiers.get('intact')!)).toBe(false);
     expect(result.mismatches).toHaveLength(5);

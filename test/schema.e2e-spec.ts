@@ -140,14 +140,19 @@ describe(`schema: triggers and foreign keys (${DATABASE_KIND})`, () => {
     expect(await violationsOf(a.id, b.id)).toEqual([]);
   });
 
-  it('deleting the oldest message keeps last_message_at and the preview of the newest', async () => {
+  it('deleting a message deletes the messages under it (its subtree), and the counters follow what remains', async () => {
     const { id } = await sessionWithFiveMessages();
-    await t.sql.query(`DELETE FROM chat_messages WHERE session_id = $1 AND content = 'm1'`, [id]);
+    await t.sql.query(`DELETE FROM chat_messages WHERE session_id = $1 AND content = 'm3'`, [id]);
     expect(await counters(id)).toEqual({
-      message_count: 4,
-      last_message_preview: 'm5',
-      last_message_at: '2025-03-01T10:00:05.000Z',
+      message_count: 2,
+      last_message_preview: 'm2',
+      last_message_at: '2025-03-01T10:00:02.000Z',
     });
+    const left = await t.sql.query<{ content: string }>(
+      `SELECT content FROM chat_messages WHERE session_id = $1 ORDER BY depth`,
+      [id],
+    );
+    expect(left.map((m) => m.content)).toEqual(['m1', 'm2']);
     expect(await violationsOf(id)).toEqual([]);
   });
 

@@ -400,7 +400,9 @@ export class LegacyImportRepository {
    * One statement for the batch's turns: links each to its session and owner, writes its non-empty sides as
    * a user and an assistant message (the turn's id and created_at, texts kept whole), and records each
    * dossier in the ledger. The messages are inserted sorted by (created_at, turn_id), user before assistant,
-   * so that `seq` (insertion order, the tie-breaker of message order) follows the turns. The turns are read
+   * so that `seq` (insertion order, the tie-breaker of message order) follows the turns, and each names the one
+   * before it as its parent (the first, the session's current leaf: a dossier's later turns continue its
+   * branch), so an imported conversation is one branch. The turns are read
    * once; the message trigger then sets each session's counters, preview and last_message_at.
    */
   async linkTurnsAndWriteMessages(): Promise<{ turns: number; messages: number; dossiers: number }> {
@@ -411,14 +413,26 @@ export class LegacyImportRepository {
            FROM pg_temp.legacy_import_batch b
           WHERE t.project_id = b.project_id AND ${UNATTRIBUTED('t')} AND b.skip_reason IS NULL
          RETURNING t.project_id, t.session_id, t.user_id, t.turn_id, t.created_at, t.user_text, t.assistant_text
-       ), written AS (
-         INSERT INTO chat_messages (session_id, user_id, turn_id, role, content, metadata, created_at, updated_at)
-         SELECT l.session_id, l.user_id, l.turn_id, m.role, m.content, $1::jsonb, l.created_at, l.created_at
+       ), sides AS MATERIALIZED (
+         SELECT gen_random_uuid() AS message_id, l.project_id, l.session_id, l.user_id, l.turn_id, l.created_at,
+                m.side, m.role, m.content
            FROM linked l
           CROSS JOIN LATERAL (VALUES (1, 'user', l.user_text), (2, 'assistant', l.assistant_text))
                 AS m(side, role, content)
           WHERE ${HAS_TEXT('m.content')}
-          ORDER BY l.project_id, l.created_at, l.turn_id, m.side
+       ), written AS (
+         INSERT INTO chat_messages
+                (message_id, session_id, user_id, turn_id, role, content, metadata, created_at, updated_at,
+                 parent_id, depth)
+         SELECT x.message_id, x.session_id, x.user_id, x.turn_id, x.role, x.content, $1::jsonb, x.created_at,
+                x.created_at, x.parent_id, CASE WHEN x.parent_id IS NULL THEN 0 END
+           FROM (SELECT d.*,
+                        COALESCE(lag(d.message_id) OVER (PARTITION BY d.session_id
+                                                         ORDER BY d.created_at, d.turn_id, d.side),
+                                 s.current_leaf_id) AS parent_id
+                   FROM sides d
+                   JOIN sessions s ON s.session_id = d.session_id) x
+          ORDER BY x.project_id, x.created_at, x.turn_id, x.side
          RETURNING 1
        ), per_dossier AS (
          SELECT project_id, count(*)::int AS turns,
@@ -520,20 +534,23 @@ export class LegacyImportRepository {
                     THEN 'a turn of another dossier is linked to the session'
                   WHEN m.user_id IS NOT NULL AND m.user_id <> l.user_id
                     THEN 'the owner differs from the owners file'
-                  WHEN s.message_count <> c.n
-                    THEN format('message_count is %s but the session has %s messages', s.message_count, c.n)
+                  WHEN c.n > 0 AND leaf.depth IS NULL
+                    THEN 'the current leaf is not a message of the session'
+                  WHEN s.message_count <> COALESCE(leaf.depth + 1, 0)
+                    THEN format('message_count is %s but the current branch has %s messages', s.message_count,
+                                COALESCE(leaf.depth + 1, 0))
                   WHEN c.n > 0 AND s.last_message_at <> c.last_at
                     THEN 'last_message_at is not the time of the newest message'
-                  WHEN c.n > 0 AND s.last_message_preview IS DISTINCT FROM (
-                         SELECT left(lm.content, 200) FROM chat_messages lm
-                          WHERE lm.session_id = s.session_id ORDER BY lm.created_at DESC, lm.seq DESC LIMIT 1)
-                    THEN 'last_message_preview is not the newest message'
+                  WHEN c.n > 0 AND s.last_message_preview IS DISTINCT FROM leaf.preview
+                    THEN 'last_message_preview is not the current leaf'
                 END AS problem
            FROM legacy_imports l
            LEFT JOIN sessions s ON s.session_id = l.session_id
            LEFT JOIN pg_temp.legacy_import_owners m ON m.project_id = l.project_id
            LEFT JOIN LATERAL (SELECT count(*)::int AS n, max(cm.created_at) AS last_at
                                 FROM chat_messages cm WHERE cm.session_id = l.session_id) c ON true
+           LEFT JOIN LATERAL (SELECT lm.depth, left(lm.content, 200) AS preview FROM chat_messages lm
+                               WHERE lm.message_id = s.current_leaf_id AND lm.session_id = s.session_id) leaf ON true
           WHERE l.project_id = ANY($1::uuid[])) x
         WHERE problem IS NOT NULL
         ORDER BY project_id`,

@@ -13,11 +13,14 @@ export interface InvariantViolation {
 
 /**
  * - no message without its session, no session without its owner, no membership without its user or project;
- * - `sessions.message_count` equals the number of its messages;
- * - `last_message_at` equals the newest `created_at` of its messages when it has any, and the session's own
- *   `created_at` when it has none (the column is NOT NULL; a session that never had a message carries that);
- * - `last_message_preview` is the first 200 characters of its newest message (by created_at, then seq), and
- *   NULL when it has none.
+ * - a session has a current leaf, one of its own messages, exactly when it has messages;
+ * - `sessions.message_count` equals the number of messages on its current branch (the leaf's depth + 1);
+ * - `last_message_at` equals the newest `created_at` of its messages (any branch) when it has any, and the
+ *   session's own `created_at` when it has none (the column is NOT NULL; a session that never had a message
+ *   carries that);
+ * - `last_message_preview` is the first 200 characters of its current leaf, and NULL when it has none;
+ * - a message's parent is a message of the same session, one level up (depth), and a message continues its
+ *   parent's line or starts its own.
  */
 export const INVARIANTS_SQL = `
   SELECT 'message without session' AS rule, m.message_id::text AS id, m.session_id::text AS detail
@@ -33,11 +36,17 @@ export const INVARIANTS_SQL = `
    WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = up.user_id)
       OR NOT EXISTS (SELECT 1 FROM dossier d WHERE d.project_id = up.project_id)
   UNION ALL
-  SELECT 'message_count differs from the messages', s.session_id::text,
-         s.message_count || ' recorded, ' || coalesce(c.n, 0) || ' messages'
+  SELECT 'current leaf missing or not of the session', s.session_id::text, coalesce(s.current_leaf_id::text, 'NULL')
     FROM sessions s
-    LEFT JOIN (SELECT session_id, count(*) AS n FROM chat_messages GROUP BY session_id) c USING (session_id)
-   WHERE s.message_count <> coalesce(c.n, 0)
+   WHERE (s.current_leaf_id IS NULL) <> (NOT EXISTS (SELECT 1 FROM chat_messages m WHERE m.session_id = s.session_id))
+      OR (s.current_leaf_id IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM chat_messages m WHERE m.message_id = s.current_leaf_id AND m.session_id = s.session_id))
+  UNION ALL
+  SELECT 'message_count differs from the current branch', s.session_id::text,
+         s.message_count || ' recorded, ' || coalesce(l.depth + 1, 0) || ' on the branch'
+    FROM sessions s
+    LEFT JOIN chat_messages l ON l.message_id = s.current_leaf_id
+   WHERE s.message_count <> coalesce(l.depth + 1, 0)
   UNION ALL
   SELECT 'last_message_at is not the newest message', s.session_id::text,
          s.last_message_at::text || ' recorded, newest ' || c.newest::text
@@ -51,17 +60,19 @@ export const INVARIANTS_SQL = `
    WHERE s.last_message_at <> s.created_at
      AND NOT EXISTS (SELECT 1 FROM chat_messages m WHERE m.session_id = s.session_id)
   UNION ALL
-  SELECT 'last_message_preview is not the newest message', s.session_id::text,
-         coalesce(left(s.last_message_preview, 40), 'NULL') || ' recorded, ' || coalesce(left(n.preview, 40), 'NULL') || ' expected'
+  SELECT 'last_message_preview is not the current leaf', s.session_id::text,
+         coalesce(left(s.last_message_preview, 40), 'NULL') || ' recorded, ' || coalesce(left(l.content, 40), 'NULL') || ' expected'
     FROM sessions s
-    LEFT JOIN LATERAL (
-      SELECT left(m.content, 200) AS preview
-        FROM chat_messages m
-       WHERE m.session_id = s.session_id
-       ORDER BY m.created_at DESC, m.seq DESC
-       LIMIT 1
-    ) n ON true
-   WHERE s.last_message_preview IS DISTINCT FROM n.preview
+    LEFT JOIN chat_messages l ON l.message_id = s.current_leaf_id
+   WHERE s.last_message_preview IS DISTINCT FROM left(l.content, 200)
+  UNION ALL
+  SELECT 'message out of its tree', m.message_id::text,
+         'parent ' || coalesce(m.parent_id::text, 'NULL') || ', depth ' || m.depth
+    FROM chat_messages m
+    LEFT JOIN chat_messages p ON p.message_id = m.parent_id
+   WHERE (m.parent_id IS NULL AND (m.depth <> 0 OR m.line_id <> m.message_id))
+      OR (m.parent_id IS NOT NULL AND (p.message_id IS NULL OR p.session_id <> m.session_id
+          OR m.depth <> p.depth + 1 OR (m.line_id <> p.line_id AND m.line_id <> m.message_id)))
    ORDER BY 1, 2
    LIMIT 50`;
 
