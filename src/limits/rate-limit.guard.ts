@@ -3,11 +3,11 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../common/app-error.js';
+import { LIMITS_OBSERVER, type LimitsObserver } from '../common/limits-observer.js';
 import { isChatRoute, SKIP_RATE_LIMIT } from '../common/route-policy.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { DatabaseService } from '../database/database.service.js';
-import { MetricsService } from '../metrics/metrics.service.js';
 import { RateLimitStorage, type RateLimitHit } from './rate-limit.storage.js';
 
 /**
@@ -28,7 +28,7 @@ export class RateLimitGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly storage: RateLimitStorage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly metrics: MetricsService,
+    @Inject(LIMITS_OBSERVER) private readonly observer: LimitsObserver,
     private readonly database: DatabaseService,
   ) {}
 
@@ -51,7 +51,7 @@ export class RateLimitGuard implements CanActivate {
     void reply.header('x-ratelimit-reset', resetSeconds);
     if (allowed) return true;
     void reply.header('retry-after', resetSeconds);
-    this.metrics.recordRateLimited(budget);
+    this.observer.recordRateLimited(budget);
     throw new AppError(
       'rate_limited',
       `Too many ${chat ? 'chat ' : ''}requests: at most ${limit} per ${Math.round(this.config.RATE_LIMIT_WINDOW_MS / 1000)} s; retry after ${resetSeconds} s`,

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppError } from '../common/app-error.js';
+import { LIMITS_OBSERVER, type LimitsObserver } from '../common/limits-observer.js';
 import { ShutdownService } from '../common/shutdown.service.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
-import { MetricsService } from '../metrics/metrics.service.js';
 import { BurstMemoryRelease } from './burst-memory.js';
 
 /** One open stream. Release it exactly when the response has ended (release is idempotent). */
@@ -38,7 +38,7 @@ export class StreamLimiter {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly shutdown: ShutdownService,
-    private readonly metrics: MetricsService,
+    @Inject(LIMITS_OBSERVER) private readonly observer: LimitsObserver,
   ) {
     shutdown.addDrainWaiter(() => this.drained());
   }
@@ -48,7 +48,7 @@ export class StreamLimiter {
       throw new AppError('unavailable', 'The service is shutting down; try again shortly');
     const count = this.open.get(key) ?? 0;
     if (count >= this.config.STREAMS_PER_USER_MAX) {
-      this.metrics.recordRateLimited('streams');
+      this.observer.recordRateLimited('streams');
       throw new AppError(
         'rate_limited',
         `Too many open streams: at most ${this.config.STREAMS_PER_USER_MAX} at once; wait for one to finish`,
@@ -57,7 +57,7 @@ export class StreamLimiter {
     this.open.set(key, count + 1);
     this.total += 1;
     this.memory.openStreams(this.total);
-    this.metrics.streamOpened();
+    this.observer.streamOpened();
     let released = false;
     return {
       signal: this.shutdown.signal,
@@ -69,7 +69,7 @@ export class StreamLimiter {
         else this.open.delete(key);
         this.total -= 1;
         this.memory.openStreams(this.total);
-        this.metrics.streamClosed();
+        this.observer.streamClosed();
         if (this.total === 0) this.idle?.();
       },
     };

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { LimitsObserver } from '../common/limits-observer.js';
 import { DatabaseService } from '../database/database.service.js';
 
 export type ProviderOutcome = 'ok' | 'error' | 'timeout' | 'aborted' | 'shutdown';
@@ -10,7 +11,7 @@ export type ProviderOutcome = 'ok' | 'error' | 'timeout' | 'aborted' | 'shutdown
  * Label values are bounded: routes are templates, providers and models come from configuration.
  */
 @Injectable()
-export class MetricsService {
+export class MetricsService implements LimitsObserver {
   readonly registry = new Registry();
 
   private readonly httpDuration = new Histogram({
