@@ -46,9 +46,10 @@ const pool = new pg.Pool({
     : {}),
   keepAlive: true,
   types: RAW_SQL_TYPES,
-});
-pool.on('connect', (client) => {
-  client.query(`SET TIME ZONE 'UTC'`).catch(() => undefined);
+  // As Parley's pool: UTC timestamps, set before a new connection is handed out (database.service.ts).
+  onConnect: async (client) => {
+    await client.query(`SET TIME ZONE 'UTC'`).catch(() => undefined);
+  },
 });
 
 class HttpError extends Error {

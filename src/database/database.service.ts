@@ -124,15 +124,17 @@ export class DatabaseService implements OnApplicationShutdown {
         statement_timeout: this.config.DB_STATEMENT_TIMEOUT_MS,
         query_timeout: this.config.DB_STATEMENT_TIMEOUT_MS + 1000,
         keepAlive: true,
+        // Timestamps print in UTC on every pooled connection, the form timestamps.ts turns into API text
+        // without a Date. pg-pool awaits this hook before it hands a new connection out, so the statement
+        // never overlaps the connection's first query (queued from the pool's 'connect' event it did, which
+        // pg reports as a deprecated query while another executes). A failure only costs that fast path.
+        onConnect: async (connection) => {
+          await connection.query(`SET TIME ZONE 'UTC'`).catch((error: Error) => {
+            this.logger.warn(`could not set the connection's time zone to UTC: ${error.message}`);
+          });
+        },
       });
       this.pool.on('error', (error) => this.logger.warn(`idle database connection failed: ${error.message}`));
-      // Timestamps print in UTC on every pooled connection, the form timestamps.ts turns into API text
-      // without a Date. Queued before the connection's first query; a failure only costs that fast path.
-      this.pool.on('connect', (connection) => {
-        connection.query(`SET TIME ZONE 'UTC'`).catch((error: Error) => {
-          this.logger.warn(`could not set the connection's time zone to UTC: ${error.message}`);
-        });
-      });
       this.pool.on('remove', (connection) => this.unbind(connection));
       this.executor = pgExecutor(this.pool);
       this.client = new PrismaClient({
