@@ -1,6 +1,6 @@
 /**
  * The ceiling: a bare Fastify + pg server (no Nest, no Prisma, no validation library) that answers the routes
- * the benchmark drives with exactly the SQL Parley sends (bench/queries.ts), in the same transaction shape:
+ * the benchmark drives (users/me, projects list and get, sessions list, message page, rename, chat) with exactly the SQL Parley sends (bench/queries.ts), in the same transaction shape:
  *
  *   BEGIN; SELECT set_config('role', ...), set_config('app.user_id', ...), app.assert_user_exists(...);
  *   <the same statements>; COMMIT
@@ -19,27 +19,33 @@ import pg from 'pg';
 import { buildContext, type StoredMessage } from '../src/chat/chat-context.js';
 import { BUILTIN_MODEL_ID, composeBuiltinReply } from '../src/llm/builtin.provider.js';
 import { AppError } from '../src/common/app-error.js';
-import { SESSION_CURSOR } from '../src/common/keyset-cursor.js';
+import { PROJECT_CURSOR, SESSION_CURSOR } from '../src/common/keyset-cursor.js';
 import { EnvironmentVariables } from '../src/config/app-config.js';
 import { queryAfter, type Statement } from '../src/database/sql-executor.js';
 import { RAW_SQL_TYPES } from '../src/database/timestamps.js';
+import { DEFAULT_PROJECT_PAGE, projectPageOfRows } from '../src/projects/projects.sql.js';
 import {
   APP_ROLE,
   CONTEXT,
   CONTEXT_PAGE,
   INSERT_MESSAGE,
+  LIST_PROJECTS,
+  LIST_PROJECTS_AFTER,
   LIST_SESSIONS,
   MESSAGE_PAGE,
   NEWEST_MESSAGES,
   nextContextCursor,
-  pageOfRows,
+  PROJECT_VIEW,
   SESSION_BY_ID,
+  sessionMessagePage,
   sessionPageOfRows,
   SYSTEM_MESSAGES,
   UPDATE_SESSION,
   USER_BY_ID,
   type ContextRow,
+  type MessagePageRow,
   type MessageRow,
+  type ProjectViewRow,
   type SessionListRow,
   type SessionRow,
 } from './queries.js';
@@ -76,9 +82,10 @@ const pool = new pg.Pool({
   keepAlive: true,
   // Timestamps as Parley's raw-SQL paths read them (src/database/timestamps.ts): UTC text to the millisecond.
   types: RAW_SQL_TYPES,
-});
-pool.on('connect', (client) => {
-  client.query(`SET TIME ZONE 'UTC'`).catch(() => undefined);
+  // As Parley's pool: UTC timestamps, set before a new connection is handed out (database.service.ts).
+  onConnect: async (client) => {
+    await client.query(`SET TIME ZONE 'UTC'`).catch(() => undefined);
+  },
 });
 
 /** The statements of a transaction, as the work sends them. */
@@ -179,6 +186,52 @@ app.get('/api/v1/users/me', async (request) => {
   };
 });
 
+// ---------------------------------------------------------------------------------------------------------
+// Projects: ProjectsService.list and get (the statements of ProjectsRepository.listForUser and findView).
+// ---------------------------------------------------------------------------------------------------------
+const toProject = (p: ProjectViewRow, callerId: string) => ({
+  project_id: p.project_id,
+  title: p.title,
+  created_by: p.created_by,
+  is_creator: p.created_by !== null && p.created_by === callerId,
+  created_at: p.created_at,
+  updated_at: p.updated_at,
+  last_activity_at: p.last_activity_at,
+});
+
+app.get('/api/v1/projects', async (request) => {
+  const userId = caller(request.headers);
+  const query = request.query as Query;
+  const limit = intParam(query.limit, 'limit', DEFAULT_PROJECT_PAGE, 1, 100);
+  const after = query.cursor === undefined ? null : PROJECT_CURSOR.decode(query.cursor);
+  const rows = await asUser(userId, async (client) => {
+    const result = after
+      ? await client.query<ProjectViewRow>(LIST_PROJECTS_AFTER, [
+          userId,
+          limit + 1,
+          after.lastActivityAt,
+          after.projectId,
+        ])
+      : await client.query<ProjectViewRow>(LIST_PROJECTS, [userId, limit + 1]);
+    return result.rows;
+  });
+  const { page, next } = projectPageOfRows(rows, limit);
+  return {
+    data: page.map((p) => toProject(p, userId)),
+    next_cursor: next ? PROJECT_CURSOR.encode(next) : null,
+  };
+});
+
+app.get('/api/v1/projects/:project_id', async (request) => {
+  const userId = caller(request.headers);
+  const projectId = uuidParam((request.params as Query).project_id, 'project_id') as string;
+  const project = await asUser(userId, async (client) => {
+    return (await client.query<ProjectViewRow>(PROJECT_VIEW, [projectId, userId])).rows[0];
+  });
+  if (!project) throw new HttpError(404, 'not_found', 'Project not found');
+  return toProject(project, userId);
+});
+
 const toSession = (s: SessionRow) => ({
   session_id: s.session_id,
   project_id: s.project_id,
@@ -237,23 +290,21 @@ app.get('/api/v1/sessions/:session_id/messages', async (request) => {
   const before = uuidParam(query.before, 'before');
   const after = uuidParam(query.after, 'after');
   const latest = query.latest === 'true';
-  const result = await asUser(userId, async (client) => {
-    const session = (await client.query<SessionRow>(SESSION_BY_ID, [sessionId])).rows[0];
-    if (!session || session.user_id !== userId) throw new HttpError(404, 'not_found', 'Session not found');
-    const rows = (
-      await client.query<MessageRow>(MESSAGE_PAGE, [
-        sessionId,
-        limit + 1,
-        offset,
-        before ?? null,
-        after ?? null,
-        latest,
-      ])
-    ).rows;
-    return { session, rows };
+  const rows = await asUser(userId, async (client) => {
+    const result = await client.query<MessagePageRow>(MESSAGE_PAGE, [
+      sessionId,
+      limit + 1,
+      offset,
+      before ?? null,
+      after ?? null,
+      latest,
+      userId,
+    ]);
+    return result.rows;
   });
-  const { session, rows } = result;
-  const { page, hasMore } = pageOfRows(rows, limit, before !== undefined || latest);
+  const found = sessionMessagePage(rows, limit, before !== undefined || latest);
+  if (!found) throw new HttpError(404, 'not_found', 'Session not found');
+  const { page, hasMore, total } = found;
   const first = page[0]?.message_id ?? null;
   const last = page[page.length - 1]?.message_id ?? null;
   const anchors =
@@ -275,7 +326,7 @@ app.get('/api/v1/sessions/:session_id/messages', async (request) => {
       created_at: m.created_at,
       updated_at: m.updated_at,
     })),
-    total: session.message_count,
+    total,
     has_more: hasMore,
     ...anchors,
   };

@@ -11,6 +11,14 @@ export { APP_ROLE, USER_CONTEXT as CONTEXT } from '../src/database/context.sql.j
 /** UsersRepository.findById (raw SQL). Parameters: user id. */
 export { USER_BY_ID } from '../src/users/users.sql.js';
 
+/** The projects reads, ProjectsRepository's own (src/projects/projects.sql.ts). */
+export {
+  LIST_PROJECTS,
+  LIST_PROJECTS_AFTER,
+  PROJECT_VIEW,
+  type ProjectViewRow,
+} from '../src/projects/projects.sql.js';
+
 /**
  * The sessions and messages statements and their row functions, the repositories' own
  * (src/sessions/sessions.sql.ts, src/messages/messages.sql.ts).
@@ -31,8 +39,10 @@ export {
   NEWEST_MESSAGES,
   nextContextCursor,
   pageOfRows,
+  sessionMessagePage,
   SYSTEM_MESSAGES,
   toMessageRecord,
   type ContextRow,
+  type MessagePageRow,
   type MessageRow,
 } from '../src/messages/messages.sql.js';

@@ -8,13 +8,18 @@ import type { Statement } from './pgbench.js';
 import {
   APP_ROLE,
   CONTEXT,
+  LIST_PROJECTS,
   LIST_SESSIONS,
   MESSAGE_PAGE,
-  SESSION_BY_ID,
+  PROJECT_VIEW,
   UPDATE_SESSION,
   USER_BY_ID,
 } from './queries.js';
 
+/**
+ * `read`: a session list or message page, measured against the minimal server too; `pipeline`: a route held
+ * to the same-SQL ceiling only (the minimal server does not answer it).
+ */
 export type ScenarioKind = 'pipeline' | 'read' | 'write' | 'chat' | 'mix';
 
 export interface Scenario {
@@ -86,10 +91,17 @@ function messagesStatements(owned: OwnedSession, q: MessageWindowQuery): Stateme
   const limit = q.limit ?? 50;
   return [
     context(owned.userId),
-    { sql: SESSION_BY_ID, params: [owned.sessionId] },
     {
       sql: MESSAGE_PAGE,
-      params: [owned.sessionId, limit + 1, q.offset ?? 0, q.before ?? null, null, q.latest ?? false],
+      params: [
+        owned.sessionId,
+        limit + 1,
+        q.offset ?? 0,
+        q.before ?? null,
+        null,
+        q.latest ?? false,
+        owned.userId,
+      ],
     },
   ];
 }
@@ -136,6 +148,20 @@ export function coreScenarios(f: Fixtures): Scenario[] {
       kind: 'pipeline',
       source: fixed(get(f.powerUser, '/api/v1/users/me')),
       pgbench: [context(f.powerUser), { sql: USER_BY_ID, params: [f.powerUser] }],
+    },
+    {
+      id: 'projects-list',
+      title: 'GET /projects (first page of 20)',
+      kind: 'pipeline',
+      source: fixed(get(f.powerUser, '/api/v1/projects')),
+      pgbench: [context(f.powerUser), { sql: LIST_PROJECTS, params: [f.powerUser, 21] }],
+    },
+    {
+      id: 'project-get',
+      title: 'GET /projects/{id}',
+      kind: 'pipeline',
+      source: fixed(get(f.powerUser, `/api/v1/projects/${f.powerProject}`)),
+      pgbench: [context(f.powerUser), { sql: PROJECT_VIEW, params: [f.powerProject, f.powerUser] }],
     },
     listScenario('list-10', 'list sessions, limit 10, first page', f.powerUser, 10),
     listScenario(

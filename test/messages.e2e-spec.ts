@@ -261,9 +261,11 @@ describe(`messages API (${DATABASE_KIND})`, () => {
     const asIntruder = <T>(work: (tx: Tx) => Promise<T>) =>
       t.app.get(DatabaseService).asUser({ userId: intruder.user_id, via: 'header' }, work);
     const viaRepository = await asIntruder((tx) =>
-      t.app.get(MessagesRepository).page(tx, tied.session_id, { limit: 200, offset: 0, latest: true }),
+      t.app
+        .get(MessagesRepository)
+        .page(tx, owner.user_id, tied.session_id, { limit: 200, offset: 0, latest: true }),
     );
-    expect(viaRepository).toEqual({ messages: [], hasMore: false });
+    expect(viaRepository).toBeNull();
     const raw = await asIntruder((tx) =>
       prismaOf(tx).$queryRawUnsafe<unknown[]>(
         `SELECT * FROM chat_messages WHERE session_id = $1::uuid`,

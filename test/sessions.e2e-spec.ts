@@ -606,9 +606,13 @@ describe(`sessions API (${DATABASE_KIND})`, () => {
 
     it("reading B's messages through the repository inside A's context returns nothing", async () => {
       const page = await asA((tx) =>
-        t.app.get(MessagesRepository).page(tx, bSession.session_id, { limit: 50, offset: 0, latest: false }),
+        t.app.get(MessagesRepository).page(tx, b.user_id, bSession.session_id, {
+          limit: 50,
+          offset: 0,
+          latest: false,
+        }),
       );
-      expect(page).toEqual({ messages: [], hasMore: false });
+      expect(page).toBeNull();
     });
   });
 });

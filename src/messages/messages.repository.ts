@@ -8,10 +8,11 @@ import {
   MESSAGE_PAGE,
   NEWEST_MESSAGES,
   nextContextCursor,
-  pageOfRows,
+  sessionMessagePage,
   SYSTEM_MESSAGES,
   toMessageRecord,
   type ContextRow,
+  type MessagePageRow,
   type MessageRecord,
   type MessageRole,
   type MessageRow,
@@ -42,6 +43,8 @@ export interface MessageWindow {
 }
 
 export interface MessagePageRows {
+  /** The session's message count (its counter column). */
+  total: number;
   messages: MessageRecord[];
   /** More messages lie beyond the page in its direction: older for before/latest, newer otherwise. */
   hasMore: boolean;
@@ -73,23 +76,31 @@ export class MessagesRepository {
   }
 
   /**
-   * A page of the session's messages, oldest first, through get_session_messages (keyset on
-   * (created_at, seq) for before/after/latest, so the cost does not grow with depth). One row more than the
-   * page is fetched to learn whether more lie beyond it. An anchor that is not a message of the session
-   * raises SQLSTATE P0002.
+   * A page of `ownerId`'s session, oldest first, through get_session_messages (keyset on (created_at, seq)
+   * for before/after/latest, so the cost does not grow with depth), with the session's message count; null
+   * when the session is missing, not visible or not `ownerId`'s. One statement: the session check and the
+   * page share a round trip (MESSAGE_PAGE). One row more than the page is fetched to learn whether more lie
+   * beyond it. An anchor that is not a message of the session raises SQLSTATE P0002.
    */
-  async page(tx: Tx, sessionId: string, window: MessageWindow): Promise<MessagePageRows> {
-    const rows = await sqlOf(tx).query<MessageRow>(MESSAGE_PAGE, [
+  async page(
+    tx: Tx,
+    ownerId: string,
+    sessionId: string,
+    window: MessageWindow,
+  ): Promise<MessagePageRows | null> {
+    const rows = await sqlOf(tx).query<MessagePageRow>(MESSAGE_PAGE, [
       sessionId,
       window.limit + 1,
       window.offset,
       window.before ?? null,
       window.after ?? null,
       window.latest,
+      ownerId,
     ]);
     const backwards = window.before !== undefined || window.latest;
-    const { page, hasMore } = pageOfRows(rows, window.limit, backwards);
-    return { messages: page.map(toMessageRecord), hasMore };
+    const result = sessionMessagePage(rows, window.limit, backwards);
+    if (!result) return null;
+    return { total: result.total, messages: result.page.map(toMessageRecord), hasMore: result.hasMore };
   }
 
   /** A message of the session, if the caller may see it. */

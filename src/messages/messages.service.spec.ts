@@ -4,12 +4,9 @@ import {
   caller,
   FakeDatabase,
   FakeMessagesRepository,
-  FakeProjectsRepository,
-  FakeSessionsRepository,
   FakeStore,
   rejectionOf,
 } from '../../test/support/service-fakes.js';
-import { SessionsService } from '../sessions/sessions.service.js';
 import type { MessageRecord, MessageWindow } from './messages.repository.js';
 import { anchors, MessagesService, toWindow } from './messages.service.js';
 
@@ -34,12 +31,7 @@ function setup() {
   const store = new FakeStore();
   const db = new FakeDatabase(store);
   const messages = new FakeMessagesRepository(store);
-  const sessions = new SessionsService(
-    db.service,
-    new FakeSessionsRepository(store).repository,
-    new FakeProjectsRepository(store).repository,
-  );
-  const service = new MessagesService(db.service, sessions, messages.repository);
+  const service = new MessagesService(db.service, messages.repository);
   const me = caller();
   const session = store.session(me.userId, null);
   const ids = ['one', 'two', 'three'].map(

@@ -3,7 +3,6 @@ import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../common/app-error.js';
 import { sqlStateOf } from '../common/sql-errors.js';
 import { DatabaseService } from '../database/database.service.js';
-import { SessionsService } from '../sessions/sessions.service.js';
 import type { ListMessagesQueryDto } from './messages.dto.js';
 import { MessagesRepository, type MessageRecord, type MessageWindow } from './messages.repository.js';
 
@@ -20,7 +19,6 @@ export interface MessagePage {
 export class MessagesService {
   constructor(
     private readonly db: DatabaseService,
-    private readonly sessions: SessionsService,
     private readonly messages: MessagesRepository,
   ) {}
 
@@ -28,10 +26,11 @@ export class MessagesService {
     const window = toWindow(query);
     try {
       return await this.db.asUser(auth, async (tx) => {
-        const session = await this.sessions.find(tx, auth, sessionId);
-        if (!session) throw AppError.notFound('Session');
-        const { messages, hasMore } = await this.messages.page(tx, sessionId, window);
-        return { messages, total: session.messageCount, hasMore, ...anchors(window, messages, hasMore) };
+        // The session check and the page in one statement: null when the session is not the caller's.
+        const page = await this.messages.page(tx, auth.userId, sessionId, window);
+        if (!page) throw AppError.notFound('Session');
+        const { messages, total, hasMore } = page;
+        return { messages, total, hasMore, ...anchors(window, messages, hasMore) };
       });
     } catch (error) {
       // get_session_messages raises P0002 when the anchor is not a message of this session.

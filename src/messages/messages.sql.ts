@@ -47,9 +47,22 @@ export const INSERT_MESSAGE = `INSERT INTO chat_messages (message_id, session_id
        VALUES ($1::uuid, $2::uuid, $3, $4, $5::jsonb, $6::uuid)
        RETURNING message_id, session_id, turn_id, role, content, metadata, created_at, updated_at`;
 
-/** MessagesRepository.page. Parameters: session id, limit + 1, offset, before, after (or NULL), latest. */
-export const MESSAGE_PAGE = `SELECT m.message_id, m.session_id, m.turn_id, m.role, m.content, m.metadata, m.created_at, m.updated_at
-         FROM get_session_messages($1::uuid, $2::int, $3::int, $4::uuid, $5::uuid, $6::boolean) m
+/** A row of MESSAGE_PAGE: the session's message count, and one message of the page (all NULL for none). */
+export type MessagePageRow = { total: number } & (MessageRow | { [K in keyof MessageRow]: null });
+
+/**
+ * MessagesRepository.page: a page of one of the caller's sessions, and the session's message count, in one
+ * statement (one round trip). The session row is the outer side of a lateral join, so get_session_messages
+ * runs only when the session exists, is visible (row-level security) and is the owner's: no row at all means
+ * "no such session of this user" (404), one row of NULL message columns an empty page. The session table is
+ * only read here (its count, maintained by the messages' trigger), never written.
+ * Parameters: session id, limit + 1, offset, before, after (or NULL), latest, owner's user id.
+ */
+export const MESSAGE_PAGE = `SELECT s.message_count AS total,
+              m.message_id, m.session_id, m.turn_id, m.role, m.content, m.metadata, m.created_at, m.updated_at
+         FROM sessions s
+         LEFT JOIN LATERAL get_session_messages(s.session_id, $2::int, $3::int, $4::uuid, $5::uuid, $6::boolean) m ON true
+        WHERE s.session_id = $1::uuid AND s.user_id = $7::uuid
         ORDER BY m.created_at, m.seq`;
 
 /** How many rows one NEWEST_MESSAGES read fetches. */
@@ -99,6 +112,20 @@ export function pageOfRows<R>(rows: R[], limit: number, backwards: boolean): { p
   const hasMore = rows.length > limit;
   const page = hasMore ? (backwards ? rows.slice(1) : rows.slice(0, limit)) : rows;
   return { page, hasMore };
+}
+
+/**
+ * MESSAGE_PAGE's rows as a page: null when the session is not the caller's (no row), else its message count,
+ * the page (pageOfRows) and whether more lie beyond it.
+ */
+export function sessionMessagePage(
+  rows: MessagePageRow[],
+  limit: number,
+  backwards: boolean,
+): { total: number; page: MessageRow[]; hasMore: boolean } | null {
+  if (rows.length === 0) return null;
+  const messages = rows.filter((row): row is { total: number } & MessageRow => row.message_id !== null);
+  return { total: rows[0].total, ...pageOfRows(messages, limit, backwards) };
 }
 
 /** Where the next NEWEST_MESSAGES read continues: after the last row of a full page, unless `minChars` are read. */

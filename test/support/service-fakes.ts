@@ -471,11 +471,15 @@ export class FakeMessagesRepository {
     return this.store.message(message);
   }
 
+  /** Null unless the session is visible and `ownerId`'s, as MESSAGE_PAGE's lateral join (then no page is read). */
   async page(
     _tx: Tx,
+    ownerId: string,
     sessionId: string,
     window: MessageWindow,
-  ): Promise<{ messages: MessageRecord[]; hasMore: boolean }> {
+  ): Promise<{ total: number; messages: MessageRecord[]; hasMore: boolean } | null> {
+    const session = this.store.sessions.get(sessionId.toLowerCase());
+    if (!session || !this.store.sees(session.userId) || session.userId !== ownerId) return null;
     this.windows.push(window);
     if (this.failPages !== undefined) throw this.failPages;
     const all = this.visible(sessionId);
@@ -495,7 +499,7 @@ export class FakeMessagesRepository {
     }
     const hasMore = candidates.length > window.limit;
     const messages = backwards ? candidates.slice(-window.limit) : candidates.slice(0, window.limit);
-    return { messages, hasMore };
+    return { total: session.messageCount, messages, hasMore };
   }
 
   async findInSession(_tx: Tx, sessionId: string, messageId: string): Promise<MessageRecord | null> {
