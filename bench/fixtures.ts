@@ -31,6 +31,8 @@ export interface Fixtures {
   powerCursors: Record<number, string>;
   /** Sessions the chat and rename scenarios write to: many users' short sessions. */
   writePool: OwnedSession[];
+  /** A project the power user belongs to (every generated user has one). */
+  powerProject: string;
 }
 
 /** Parley's session cursor (src/common/keyset-cursor.ts, SESSION_CURSOR): base64url of `v1|<timestamp>|<session id>`. */
@@ -88,6 +90,10 @@ export async function loadFixtures(databaseUrl: string): Promise<Fixtures> {
         ORDER BY s.user_id, s.last_message_at DESC, s.session_id DESC`,
       [users.slice(100, 356)],
     );
+    const project = await client.query<{ project_id: string }>(
+      `SELECT project_id FROM user_projects WHERE user_id = $1 ORDER BY project_id LIMIT 1`,
+      [powerUser],
+    );
     return {
       users,
       heavyUser,
@@ -101,6 +107,7 @@ export async function loadFixtures(databaseUrl: string): Promise<Fixtures> {
       deepAnchors,
       powerCursors,
       writePool: pool.rows.map((r) => ({ userId: r.user_id, sessionId: r.session_id })),
+      powerProject: project.rows[0].project_id,
     };
   } finally {
     await client.end();

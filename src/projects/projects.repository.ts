@@ -12,6 +12,7 @@ import {
   LIST_PROJECTS_AFTER,
   PROJECT_BY_ID,
   PROJECT_VIEW,
+  projectPageOfRows,
   toMemberRecord,
   toProjectRecord,
   toProjectView,
@@ -114,13 +115,8 @@ export class ProjectsRepository {
       after ? LIST_PROJECTS_AFTER : LIST_PROJECTS,
       after ? [userId, limit + 1, after.lastActivityAt, after.projectId] : [userId, limit + 1],
     );
-    const page = rows.slice(0, limit);
-    const last = page[page.length - 1];
-    return {
-      projects: page.map(toProjectView),
-      next:
-        rows.length > limit && last ? { lastActivityAt: last.cursor_at, projectId: last.project_id } : null,
-    };
+    const { page, next } = projectPageOfRows(rows, limit);
+    return { projects: page.map(toProjectView), next };
   }
 
   /** Sets the title; false when RLS hides the project from the caller (not a member). */

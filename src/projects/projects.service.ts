@@ -5,8 +5,7 @@ import { PROJECT_CURSOR } from '../common/keyset-cursor.js';
 import { DatabaseService, type Tx } from '../database/database.service.js';
 import type { CreateProjectDto, ListProjectsQueryDto, UpdateProjectDto } from './projects.dto.js';
 import { ProjectsRepository, type MemberRecord, type ProjectView } from './projects.repository.js';
-
-export const DEFAULT_PROJECT_PAGE = 20;
+import { DEFAULT_PROJECT_PAGE } from './projects.sql.js';
 
 export interface ProjectListResult {
   projects: ProjectView[];

@@ -3,6 +3,10 @@
  * mapping, in a module that loads neither Nest nor Prisma (the benchmark's servers can send the same
  * statements). Timestamps are the API's ISO text (database/timestamps.ts), as for sessions and messages.
  */
+import type { ProjectCursor } from '../common/keyset-cursor.js';
+
+/** Projects per page when the list does not say (ListProjectsQueryDto's default). */
+export const DEFAULT_PROJECT_PAGE = 20;
 
 export interface ProjectRecord {
   projectId: string;
@@ -120,5 +124,21 @@ export function toMemberRecord(row: MemberRow): MemberRecord {
     avatarUrl: row.avatar_url,
     isCreator: row.is_creator,
     joinedAt: row.joined_at,
+  };
+}
+
+/**
+ * The page among LIST_PROJECTS's `limit + 1` rows, and where the next page starts (null on the last page):
+ * the page's last project, at its last_activity_at to the microsecond.
+ */
+export function projectPageOfRows(
+  rows: ProjectViewRow[],
+  limit: number,
+): { page: ProjectViewRow[]; next: ProjectCursor | null } {
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    page,
+    next: rows.length > limit && last ? { lastActivityAt: last.cursor_at, projectId: last.project_id } : null,
   };
 }
