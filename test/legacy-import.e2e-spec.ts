@@ -625,6 +625,9 @@ describe(`legacy import: owners, later turns, one dossier (${DATABASE_KIND})`, (
     await wipe();
     const dossier = await legacyDossier('D', [{ user: 'q', assistant: 'a', at: '2024-01-01T10:00:00.000Z' }]);
     const ghost = randomUUID();
+    // Two users gave the same address (emails are unverified, not unique): it names neither.
+    await createUser(t.app, { email: 'twins@example.test' });
+    await createUser(t.app, { email: 'Twins@Example.test' });
     const file = parseOwnersCsv(
       [
         `${dossier.projectId},nobody@example.test`,
@@ -632,6 +635,7 @@ describe(`legacy import: owners, later turns, one dossier (${DATABASE_KIND})`, (
         'not-a-uuid,ada@example.test',
         `${dossier.projectId},someone@example.test`,
         `${randomUUID()},not an email`,
+        `${randomUUID()},twins@example.test`,
       ].join('\n'),
     );
     const resolved = await resolveOwners(new LegacyImportRepository(conn.db), file);
@@ -641,6 +645,7 @@ describe(`legacy import: owners, later turns, one dossier (${DATABASE_KIND})`, (
       'line 5: "not an email" is neither a user id (UUID) nor an email',
       'line 1: no user with email nobody@example.test',
       `line 2: no user with id ${ghost}`,
+      'line 6: email twins@example.test is ambiguous: 2 users gave it; name the owner by user id',
     ]);
   });
 

@@ -68,6 +68,8 @@ export interface OwnerLookup {
 
 export interface ResolvedOwner {
   userId: string | null;
+  /** How many users gave the owner as their email (any letter case): an email maps only when one did. */
+  emailUsers: number;
   dossierExists: boolean;
 }
 
@@ -138,22 +140,33 @@ export class LegacyImportRepository {
   /** Looks owners up by user id or by email (any letter case), and whether each dossier exists. */
   async resolveOwners(lookups: OwnerLookup[]): Promise<ResolvedOwner[]> {
     if (lookups.length === 0) return [];
-    const rows = await this.db.query<{ ord: number; user_id: string | null; dossier_exists: boolean }>(
+    const rows = await this.db.query<{
+      ord: number;
+      user_id: string | null;
+      email_users: number;
+      dossier_exists: boolean;
+    }>(
       `SELECT i.ord::int AS ord,
               COALESCE(
                 (SELECT u.user_id FROM users u
                   WHERE u.user_id = CASE WHEN i.owner ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
                                          THEN i.owner::uuid END),
                 -- Emails are not unique (unverified contact details): only an email exactly one user gave.
-                (SELECT CASE WHEN count(*) = 1 THEN min(u.user_id::text)::uuid END
-                   FROM users u WHERE lower(u.email) = lower(i.owner))
+                CASE WHEN e.users = 1 THEN e.one_user END
               )::text AS user_id,
+              e.users AS email_users,
               EXISTS (SELECT 1 FROM dossier d WHERE d.project_id = i.project_id::uuid) AS dossier_exists
          FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(owner, project_id, ord)
+         CROSS JOIN LATERAL (SELECT count(*)::int AS users, min(u.user_id::text)::uuid AS one_user
+                               FROM users u WHERE lower(u.email) = lower(i.owner)) e
         ORDER BY i.ord`,
       [lookups.map((l) => l.owner), lookups.map((l) => l.projectId)],
     );
-    return rows.map((r) => ({ userId: r.user_id, dossierExists: r.dossier_exists }));
+    return rows.map((r) => ({
+      userId: r.user_id,
+      emailUsers: r.email_users,
+      dossierExists: r.dossier_exists,
+    }));
   }
 
   async loadOwners(owners: Map<string, string>): Promise<void> {

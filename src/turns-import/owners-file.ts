@@ -120,10 +120,12 @@ export async function resolveOwners(repo: LegacyImportRepository, file: OwnersFi
   const problems = [...file.problems];
   const warnings: string[] = [];
   file.lines.forEach((line, i) => {
-    const { userId, dossierExists } = resolved[i];
+    const { userId, emailUsers, dossierExists } = resolved[i];
     if (!userId) {
       problems.push(
-        `line ${line.line}: no user with ${UUID.test(line.owner) ? 'id' : 'email'} ${line.owner}`,
+        !UUID.test(line.owner) && emailUsers > 1
+          ? `line ${line.line}: email ${line.owner} is ambiguous: ${emailUsers} users gave it; name the owner by user id`
+          : `line ${line.line}: no user with ${UUID.test(line.owner) ? 'id' : 'email'} ${line.owner}`,
       );
       return;
     }
