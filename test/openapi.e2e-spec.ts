@@ -471,19 +471,62 @@ describe(`OpenAPI contract (${DATABASE_KIND})`, () => {
       await call('deleteProject', { as: owner, params });
     });
 
-    it('sessions and messages (when the app has them)', async () => {
-      if (!operations(document).some((o) => o.op.operationId === 'createSession')) return;
-      const { body } = await call('createSession', { as: owner, body: {} });
+    it('sessions and messages: every operation, its success and its documented errors', async () => {
+      const status = async (operationId: string, options: Parameters<typeof call>[1]) =>
+        (await call(operationId, options)).status;
+      const { body } = await call('createSession', { as: owner, body: { title: 'Chapter one' } });
       const sessionId = (body as { session_id: string }).session_id;
-      await addMessages(t.sql, sessionId, [
+      const params = { session_id: sessionId };
+      const [first] = await addMessages(t.sql, sessionId, [
         { content: 'hello' },
         { role: 'assistant', content: 'hi', metadata: { model: 'x' } },
       ]);
-      await call('listSessions', { as: owner });
-      await call('getSession', { as: owner, params: { session_id: sessionId } });
-      await call('getSession', { as: guest, params: { session_id: sessionId } });
-      if (operations(document).some((o) => o.op.operationId === 'listSessionMessages'))
-        await call('listSessionMessages', { as: owner, params: { session_id: sessionId } });
+      expect(await status('createSession', { as: owner, body: { title: '' } })).toBe(400);
+      expect(await status('createSession', { as: owner, body: { project_id: randomUUID() } })).toBe(404);
+      expect(await status('createSession', { body: {} })).toBe(401);
+      expect(await status('listSessions', { as: owner, query: { limit: '1' } })).toBe(200);
+      expect(await status('listSessions', { as: owner, query: { limit: '0' } })).toBe(400);
+      expect(await status('getSession', { as: owner, params })).toBe(200);
+      expect(await status('getSession', { as: guest, params })).toBe(404);
+      expect(await status('getSession', { as: owner, params: { session_id: 'x' } })).toBe(400);
+      expect(await status('updateSessionTitle', { as: owner, params, body: { title: 'Renamed' } })).toBe(200);
+      expect(await status('updateSessionTitle', { as: owner, params, body: { title: ' ' } })).toBe(400);
+      expect(await status('updateSession', { as: owner, params, body: { is_active: false } })).toBe(200);
+      expect(await status('updateSession', { as: guest, params, body: { title: null } })).toBe(404);
+      const page = await call('listSessionMessages', { as: owner, params, query: { limit: '1' } });
+      expect(page.status).toBe(200);
+      expect(page.body).toMatchObject({ total: 2, has_more: true, data: [{ content: 'hello' }] });
+      expect(
+        await status('listSessionMessages', { as: owner, params, query: { latest: 'true', offset: '1' } }),
+      ).toBe(400);
+      expect(
+        await status('listSessionMessages', { as: guest, params, query: { before: first.message_id } }),
+      ).toBe(404);
+      expect(await status('deleteSession', { as: guest, params })).toBe(404);
+      expect(await status('deleteSession', { as: owner, params })).toBe(204);
+      expect(await status('listSessionMessages', { as: owner, params })).toBe(404);
+      expect([...checked].filter((c) => /Session/.test(c)).sort()).toEqual(
+        [
+          'createSession 201',
+          'createSession 400',
+          'createSession 401',
+          'createSession 404',
+          'deleteSession 204',
+          'deleteSession 404',
+          'getSession 200',
+          'getSession 400',
+          'getSession 404',
+          'listSessionMessages 200',
+          'listSessionMessages 400',
+          'listSessionMessages 404',
+          'listSessions 200',
+          'listSessions 400',
+          'updateSession 200',
+          'updateSession 404',
+          'updateSessionTitle 200',
+          'updateSessionTitle 400',
+        ].sort(),
+      );
     });
 
     afterAll(() => {
