@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { EnvironmentVariables } from '../src/config/app-config.js';
+import { DatabaseService } from '../src/database/database.service.js';
 import { StreamLimiter } from '../src/limits/stream-limiter.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
 import { createUser } from './support/factories.js';
@@ -87,16 +88,34 @@ describe(`metrics and logs (${DATABASE_KIND})`, () => {
         const user = await createUser(pooled.app);
         const connections = () =>
           metricsOf(pooled).then((text) => sample(text, 'parley_db_pool_connections'));
+        // Every connection the pool closes, with the pool's count after it (listening before any can close).
+        const database = pooled.app.get(DatabaseService);
+        const closings: number[] = [];
+        let expected = Infinity;
+        let closedDownToMin!: () => void;
+        const closed = new Promise<void>((resolve) => (closedDownToMin = resolve));
+        database.onConnectionClosed(({ total }) => {
+          closings.push(total);
+          if (closings.length >= expected) closedDownToMin();
+        });
         // Concurrent requests make the pool open more than DB_POOL_MIN connections...
         await Promise.all(
           Array.from({ length: 12 }, () =>
             pooled.app.inject({ method: 'GET', url: '/api/v1/sessions', headers: user.headers }),
           ),
         );
-        expect(await connections()).toBeGreaterThan(2);
-        // ...and once they have sat idle for DB_POOL_IDLE_TIMEOUT_MS, DB_POOL_MIN of them are left.
-        await new Promise((resolve) => setTimeout(resolve, 1800));
+        const opened = (await connections()) ?? 0;
+        expect(opened).toBeGreaterThan(2);
+        // ...and once they have sat idle for DB_POOL_IDLE_TIMEOUT_MS, the pool closes all but DB_POOL_MIN of
+        // them: wait for those closings (the events, not the clock), then 2 are left. They went idle
+        // together, so their idle timers fire together: had the pool ignored DB_POOL_MIN, the rest would be
+        // closing by then too.
+        expected = opened + closings.length - 2;
+        if (closings.length >= expected) closedDownToMin();
+        await closed;
         expect(await connections()).toBe(2);
+        expect(database.poolStats()).toMatchObject({ total: 2, idle: 2 });
+        expect(Math.min(...closings)).toBe(2);
       } finally {
         await pooled.close();
       }

@@ -194,6 +194,23 @@ export class DatabaseService implements OnApplicationShutdown {
       max: this.config.DB_POOL_MAX,
     };
   }
+  /**
+   * Calls `listener` each time the pool has closed a connection (idle past DB_POOL_IDLE_TIMEOUT_MS above
+   * DB_POOL_MIN, expired or broken), with the pool's counts after it. Returns the unsubscribe function; a
+   * no-op without a pool (the embedded database).
+   */
+  onConnectionClosed(
+    listener: (stats: NonNullable<ReturnType<DatabaseService['poolStats']>>) => void,
+  ): () => void {
+    const pool = this.pool;
+    if (!pool) return () => undefined;
+    const handler = () => {
+      const stats = this.poolStats();
+      if (stats) listener(stats);
+    };
+    pool.on('remove', handler);
+    return () => void pool.off('remove', handler);
+  }
 
   private get prisma(): PrismaClient {
     if (!this.client) throw new Error('DatabaseService.connect() has not run');
