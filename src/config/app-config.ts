@@ -52,6 +52,19 @@ export class EnvironmentVariables {
   @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })
   DATABASE_URL?: string;
 
+  /**
+   * A direct connection to the primary, for whatever needs a session of its own (the migrator's advisory
+   * lock, LISTEN, the legacy importer). Set it when DATABASE_URL goes through a transaction pooler
+   * (PgBouncer in transaction mode): Parley then also sends its statement timeout inside each transaction
+   * instead of as a connection parameter, which the pooler would refuse.
+   */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/.+/, {
+    message: 'DATABASE_DIRECT_URL must be a postgres:// or postgresql:// URL',
+  })
+  DATABASE_DIRECT_URL?: string;
+
   @IsString()
   @MinLength(1)
   PGLITE_DATA_DIR = '.parley-data';
@@ -336,6 +349,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (config.DB_POOL_MIN !== undefined && config.DB_POOL_MIN > config.DB_POOL_MAX) {
     throw new ConfigError(
       `Invalid configuration: DB_POOL_MIN (${config.DB_POOL_MIN}) must not exceed DB_POOL_MAX (${config.DB_POOL_MAX})`,
+    );
+  }
+  if (!config.DATABASE_URL && config.DATABASE_DIRECT_URL) {
+    throw new ConfigError(
+      'Invalid configuration: DATABASE_DIRECT_URL needs DATABASE_URL (the embedded database has none)',
     );
   }
   const providerProblem = missingProviderSetting(config);

@@ -81,6 +81,16 @@ class ConnectionBoundPool extends pg.Pool {
 
 const BEGIN: Statement = { text: 'BEGIN' };
 
+/**
+ * Behind a transaction pooler (DATABASE_DIRECT_URL set) the statement timeout cannot be a connection
+ * parameter (PgBouncer refuses unknown startup parameters, and a session SET would stay on whichever server
+ * connection ran it): each transaction sets it for itself, in the same round trip as BEGIN.
+ */
+const statementTimeoutInTransaction = (ms: number): Statement => ({
+  text: `SELECT set_config('statement_timeout', $1, true)`,
+  values: [String(ms)],
+});
+
 export { APP_ROLE, LEGACY_ROLE } from './context.sql.js';
 
 /**
@@ -97,7 +107,7 @@ export class DatabaseService implements OnApplicationShutdown {
   private executor?: SqlExecutor;
   private readonly bound = new WeakMap<pg.PoolClient, PrismaClient>();
   private readonly boundClients = new Set<PrismaClient>();
-  /** Per checked-out connection: its transaction's BEGIN and context statement, until they are sent. */
+  /** Per checked-out connection: its transaction's BEGIN and context statement(s), until they are sent. */
   private readonly opening = new WeakMap<pg.PoolClient, Statement[]>();
   /** Callers whose existence a committed transaction has shown lately (for the rate limiter's choice of budget). */
   readonly knownUsers = new KnownUsers();
@@ -106,6 +116,32 @@ export class DatabaseService implements OnApplicationShutdown {
 
   get kind(): 'postgres' | 'pglite' {
     return this.config.DATABASE_URL ? 'postgres' : 'pglite';
+  }
+
+  /**
+   * Whether DATABASE_URL is taken to be a transaction pooler: DATABASE_DIRECT_URL is set beside it. Session
+   * state then lives only inside a transaction; whatever needs a session uses openDirectConnection().
+   */
+  get pooled(): boolean {
+    return Boolean(this.config.DATABASE_URL && this.config.DATABASE_DIRECT_URL);
+  }
+
+  /**
+   * A connection of its own to the primary, for work that needs a session (LISTEN, advisory locks held across
+   * transactions): DATABASE_DIRECT_URL, else DATABASE_URL. The caller ends it. Not for request work (no
+   * row-level-security context); on the embedded database there is none (undefined).
+   */
+  async openDirectConnection(applicationName = 'parley'): Promise<pg.Client | undefined> {
+    const url = this.config.DATABASE_DIRECT_URL ?? this.config.DATABASE_URL;
+    if (!url) return undefined;
+    const client = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: this.config.DB_CONNECT_TIMEOUT_MS,
+      application_name: applicationName,
+      keepAlive: true,
+    });
+    await client.connect();
+    return client;
   }
 
   /** Opens the database and, unless disabled, applies pending migrations. Called once at boot. */
@@ -121,7 +157,7 @@ export class DatabaseService implements OnApplicationShutdown {
         min: this.config.DB_POOL_MIN ?? this.config.DB_POOL_MAX,
         idleTimeoutMillis: this.config.DB_POOL_IDLE_TIMEOUT_MS,
         connectionTimeoutMillis: this.config.DB_CONNECT_TIMEOUT_MS,
-        statement_timeout: this.config.DB_STATEMENT_TIMEOUT_MS,
+        ...(this.pooled ? {} : { statement_timeout: this.config.DB_STATEMENT_TIMEOUT_MS }),
         query_timeout: this.config.DB_STATEMENT_TIMEOUT_MS + 1000,
         keepAlive: true,
         // Timestamps print in UTC on every pooled connection, the form timestamps.ts turns into API text
@@ -145,7 +181,10 @@ export class DatabaseService implements OnApplicationShutdown {
         },
       });
       const url = new URL(this.config.DATABASE_URL);
-      this.logger.log(`Using PostgreSQL at ${url.hostname}:${url.port || 5432}${url.pathname}`);
+      this.logger.log(
+        `Using PostgreSQL at ${url.hostname}:${url.port || 5432}${url.pathname}` +
+          (this.pooled ? ' (a transaction pooler; sessions go to DATABASE_DIRECT_URL)' : ''),
+      );
     } else {
       const dir = this.config.PGLITE_DATA_DIR;
       const dataDir = dir.startsWith('memory://') ? dir : resolve(dir);
@@ -166,17 +205,14 @@ export class DatabaseService implements OnApplicationShutdown {
   }
 
   /**
-   * Applies pending migrations. On a server this uses a connection of its own, outside the pool: one session
-   * for the advisory lock and each migration's BEGIN/COMMIT, and no statement_timeout (building an index
-   * on a large table may take longer than any request should).
+   * Applies pending migrations. On a server this uses a direct connection of its own (DATABASE_DIRECT_URL,
+   * else DATABASE_URL), outside the pool: one session for the advisory lock and each migration's
+   * BEGIN/COMMIT, which a transaction pooler would spread over several server connections, and no
+   * statement_timeout (building an index on a large table may take longer than any request should).
    */
   private async migrateNow(): Promise<Awaited<ReturnType<typeof migrate>>> {
-    if (!this.config.DATABASE_URL) return migrate(this.maintenance());
-    const client = new pg.Client({
-      connectionString: this.config.DATABASE_URL,
-      connectionTimeoutMillis: this.config.DB_CONNECT_TIMEOUT_MS,
-    });
-    await client.connect();
+    const client = await this.openDirectConnection('parley-migrate');
+    if (!client) return migrate(this.maintenance());
     try {
       return await migrate(pgExecutor(client));
     } finally {
@@ -290,7 +326,11 @@ export class DatabaseService implements OnApplicationShutdown {
     connection.on('error', onError);
     // BEGIN and the context statement go out with the transaction's first statement, in its round trip
     // (queryAfter); until then they wait here.
-    this.opening.set(connection, [BEGIN, { text: context, values: params }]);
+    this.opening.set(connection, [
+      BEGIN,
+      ...(this.pooled ? [statementTimeoutInTransaction(this.config.DB_STATEMENT_TIMEOUT_MS)] : []),
+      { text: context, values: params },
+    ]);
     try {
       const result = await work(this.boundClient(connection));
       // A transaction that sent nothing still checks its caller (an unknown user is answered 401).
@@ -329,8 +369,8 @@ export class DatabaseService implements OnApplicationShutdown {
     const opening = this.opening.get(connection);
     if (!opening) return undefined;
     this.opening.delete(connection);
-    const [first, context] = opening;
-    return queryAfter(connection, [first], { text: context.text, values: context.values as string[] });
+    const last = opening[opening.length - 1];
+    return queryAfter(connection, opening.slice(0, -1), { text: last.text, values: last.values as string[] });
   }
 
   /** The Prisma client of a pooled connection: every query it sends runs on that connection. */

@@ -1,4 +1,6 @@
-// `npm run db:migrate`: applies pending migrations to DATABASE_URL (or the embedded database) and exits.
+// `npm run db:migrate`: applies pending migrations to DATABASE_DIRECT_URL, else DATABASE_URL (or the embedded
+// database), and exits. It holds an advisory lock across transactions: a session a transaction pooler would
+// not keep, hence the direct connection.
 import { PGlite } from '@electric-sql/pglite';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -9,8 +11,9 @@ import { pgExecutor, pgliteExecutor } from './sql-executor.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  if (config.DATABASE_URL) {
-    const client = new pg.Client({ connectionString: config.DATABASE_URL });
+  const url = config.DATABASE_DIRECT_URL ?? config.DATABASE_URL;
+  if (url) {
+    const client = new pg.Client({ connectionString: url, application_name: 'parley-migrate' });
     await client.connect();
     try {
       report(await migrate(pgExecutor(client)));

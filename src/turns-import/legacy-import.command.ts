@@ -95,8 +95,8 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       `
-Database: DATABASE_URL (a PostgreSQL URL; the role must own the tables and bypass row-level security),
-else the embedded database in PGLITE_DATA_DIR (default .parley-data; stop the service first).
+Database: DATABASE_DIRECT_URL, else DATABASE_URL (a PostgreSQL URL, not a transaction pooler; the role
+must own the tables and bypass row-level security), else the embedded database in PGLITE_DATA_DIR (default .parley-data; stop the service first).
 Migrations must be applied first (npm run db:migrate, or start the service once).
 
 Exit status: 0 everything importable was imported (or verification passed); 1 some dossier failed, or
@@ -112,12 +112,16 @@ Examples:
     .exitOverride();
 }
 
-/** The command's own connection: one pg.Client (never a pool: the importer keeps session state), or PGlite. */
+/**
+ * The command's own connection: one pg.Client (never a pool: the importer keeps session state, an advisory
+ * lock and temporary tables, so behind a transaction pooler it uses DATABASE_DIRECT_URL), or PGlite.
+ */
 export async function openImportConnection(): Promise<ImportConnection> {
   const config = loadConfig();
-  if (config.DATABASE_URL) {
+  const url = config.DATABASE_DIRECT_URL ?? config.DATABASE_URL;
+  if (url) {
     const client = new pg.Client({
-      connectionString: config.DATABASE_URL,
+      connectionString: url,
       application_name: 'parley-legacy-import',
       keepAlive: true,
     });
