@@ -65,6 +65,21 @@ export class EnvironmentVariables {
   })
   DATABASE_DIRECT_URL?: string;
 
+  /** Streaming replicas of the primary, comma-separated: reads that tolerate it go there (docs/scaling.md). */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/[^,\s]+(\s*,\s*postgres(ql)?:\/\/[^,\s]+)*$/, {
+    message: 'DATABASE_REPLICA_URLS must be a comma-separated list of postgres:// or postgresql:// URLs',
+  })
+  DATABASE_REPLICA_URLS?: string;
+
+  /** A replica whose replay lags the primary by more than this is skipped (its reads go to the primary). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3600000)
+  REPLICA_MAX_LAG_MS = 5000;
+
   @IsString()
   @MinLength(1)
   PGLITE_DATA_DIR = '.parley-data';
@@ -351,9 +366,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `Invalid configuration: DB_POOL_MIN (${config.DB_POOL_MIN}) must not exceed DB_POOL_MAX (${config.DB_POOL_MAX})`,
     );
   }
-  if (!config.DATABASE_URL && config.DATABASE_DIRECT_URL) {
+  if (!config.DATABASE_URL && (config.DATABASE_DIRECT_URL || config.DATABASE_REPLICA_URLS)) {
     throw new ConfigError(
-      'Invalid configuration: DATABASE_DIRECT_URL needs DATABASE_URL (the embedded database has none)',
+      'Invalid configuration: DATABASE_DIRECT_URL and DATABASE_REPLICA_URLS need DATABASE_URL (the embedded database has neither)',
     );
   }
   const providerProblem = missingProviderSetting(config);

@@ -10,9 +10,10 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.js';
 import { APP_ROLE, CONTEXT_WITHOUT_CHECK, LEGACY_ROLE, USER_CONTEXT } from './context.sql.js';
-import { sqlStateOf } from '../common/sql-errors.js';
+import { appErrorFromDatabase, sqlStateOf } from '../common/sql-errors.js';
 import { KnownUsers } from './known-users.js';
 import { migrate } from './migrator.js';
+import { ReplicaSet, type ReplicaStatus } from './replicas.js';
 import { pgExecutor, pgliteExecutor, queryAfter, type SqlExecutor, type Statement } from './sql-executor.js';
 import { apiTimestamp, RAW_SQL_TYPES } from './timestamps.js';
 
@@ -102,6 +103,8 @@ export { APP_ROLE, LEGACY_ROLE } from './context.sql.js';
 export class DatabaseService implements OnApplicationShutdown {
   private readonly logger = new Logger('Database');
   private pool?: pg.Pool;
+  /** Streaming replicas (DATABASE_REPLICA_URLS) for readAsUser; undefined without any. */
+  private replicas?: ReplicaSet;
   private pglite?: PGlite;
   private client?: PrismaClient;
   private executor?: SqlExecutor;
@@ -147,29 +150,7 @@ export class DatabaseService implements OnApplicationShutdown {
   /** Opens the database and, unless disabled, applies pending migrations. Called once at boot. */
   async connect(): Promise<void> {
     if (this.config.DATABASE_URL) {
-      // A dead or hung server must answer fast 503s, not hang requests: connecting (or waiting for a free
-      // connection) is bounded by DB_CONNECT_TIMEOUT_MS; every statement by DB_STATEMENT_TIMEOUT_MS, on the
-      // server (statement_timeout, SQLSTATE 57014) and in the client (query_timeout, for a server that went
-      // silent). Keep-alive notices a dropped connection. sql-errors.ts maps all of these to 503.
-      this.pool = new pg.Pool({
-        connectionString: this.config.DATABASE_URL,
-        max: this.config.DB_POOL_MAX,
-        min: this.config.DB_POOL_MIN ?? this.config.DB_POOL_MAX,
-        idleTimeoutMillis: this.config.DB_POOL_IDLE_TIMEOUT_MS,
-        connectionTimeoutMillis: this.config.DB_CONNECT_TIMEOUT_MS,
-        ...(this.pooled ? {} : { statement_timeout: this.config.DB_STATEMENT_TIMEOUT_MS }),
-        query_timeout: this.config.DB_STATEMENT_TIMEOUT_MS + 1000,
-        keepAlive: true,
-        // Timestamps print in UTC on every pooled connection, the form timestamps.ts turns into API text
-        // without a Date. pg-pool awaits this hook before it hands a new connection out, so the statement
-        // never overlaps the connection's first query (queued from the pool's 'connect' event it did, which
-        // pg reports as a deprecated query while another executes). A failure only costs that fast path.
-        onConnect: async (connection) => {
-          await connection.query(`SET TIME ZONE 'UTC'`).catch((error: Error) => {
-            this.logger.warn(`could not set the connection's time zone to UTC: ${error.message}`);
-          });
-        },
-      });
+      this.pool = new pg.Pool({ ...this.poolOptions(), connectionString: this.config.DATABASE_URL });
       this.pool.on('error', (error) => this.logger.warn(`idle database connection failed: ${error.message}`));
       this.pool.on('remove', (connection) => this.unbind(connection));
       this.executor = pgExecutor(this.pool);
@@ -202,6 +183,68 @@ export class DatabaseService implements OnApplicationShutdown {
           : `Database schema up to date (${result.alreadyApplied} migrations)`,
       );
     }
+    if (this.pool && this.config.DATABASE_REPLICA_URLS) await this.startReplicas(this.pool);
+  }
+
+  /** Opens the replicas' pools and checks them once before the service takes traffic (then in the background). */
+  private async startReplicas(primary: pg.Pool): Promise<void> {
+    const urls = (this.config.DATABASE_REPLICA_URLS ?? '').split(',').map((url) => url.trim());
+    this.replicas = new ReplicaSet(urls, {
+      maxLagMs: this.config.REPLICA_MAX_LAG_MS,
+      poolOptions: this.poolOptions(),
+      primaryLsn: async () =>
+        (await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn,
+      log: (message) => this.logger.warn(message),
+    });
+    for (const replica of this.replicas.replicas)
+      replica.pool.on('remove', (connection) => this.unbind(connection));
+    await this.replicas.start();
+    this.logger.log(
+      `Read replicas: ${this.replicas
+        .status()
+        .map((r) => `${r.name} ${r.status}`)
+        .join(
+          ', ',
+        )} (checked every ${this.replicas.intervalMs} ms, REPLICA_MAX_LAG_MS ${this.config.REPLICA_MAX_LAG_MS})`,
+    );
+  }
+
+  /** The replicas' state (for readiness and metrics); undefined when none is configured. */
+  replicaStatus(): ReplicaStatus[] | undefined {
+    return this.replicas?.status();
+  }
+
+  /** Checks the replicas now instead of at the next interval (tests). */
+  async checkReplicasNow(): Promise<void> {
+    await this.replicas?.check();
+  }
+
+  /**
+   * Options of every pool (the primary's and each replica's). A dead or hung server must answer fast 503s,
+   * not hang requests: connecting (or waiting for a free connection) is bounded by DB_CONNECT_TIMEOUT_MS;
+   * every statement by DB_STATEMENT_TIMEOUT_MS, on the server (statement_timeout, SQLSTATE 57014) and in
+   * the client (query_timeout, for a server that went silent). Keep-alive notices a dropped connection.
+   * sql-errors.ts maps all of these to 503.
+   */
+  private poolOptions(): pg.PoolConfig {
+    return {
+      max: this.config.DB_POOL_MAX,
+      min: this.config.DB_POOL_MIN ?? this.config.DB_POOL_MAX,
+      idleTimeoutMillis: this.config.DB_POOL_IDLE_TIMEOUT_MS,
+      connectionTimeoutMillis: this.config.DB_CONNECT_TIMEOUT_MS,
+      ...(this.pooled ? {} : { statement_timeout: this.config.DB_STATEMENT_TIMEOUT_MS }),
+      query_timeout: this.config.DB_STATEMENT_TIMEOUT_MS + 1000,
+      keepAlive: true,
+      // Timestamps print in UTC on every pooled connection, the form timestamps.ts turns into API text
+      // without a Date. pg-pool awaits this hook before it hands a new connection out, so the statement
+      // never overlaps the connection's first query (queued from the pool's 'connect' event it did, which
+      // pg reports as a deprecated query while another executes). A failure only costs that fast path.
+      onConnect: async (connection) => {
+        await connection.query(`SET TIME ZONE 'UTC'`).catch((error: Error) => {
+          this.logger.warn(`could not set the connection's time zone to UTC: ${error.message}`);
+        });
+      },
+    };
   }
 
   /**
@@ -260,8 +303,42 @@ export class DatabaseService implements OnApplicationShutdown {
    * (answered as 401).
    */
   async asUser<T>(auth: AuthContext, work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.userTransaction(auth, work, this.pool);
+  }
+
+  /**
+   * Like asUser, for a read that tolerates a streaming replica (session lists, message pages; search and
+   * exports may opt in the same way): it runs on a replica when one is up, lags at most REPLICA_MAX_LAG_MS
+   * and has replayed the caller's last write, else on the primary (the rule: src/database/replicas.ts,
+   * docs/scaling.md). `work` must only read, and may run twice: when the replica fails as if unreachable
+   * (or cancels the read in conflict with its recovery), it runs again on the primary, so a replica that
+   * stops changes nothing for clients. Without replicas (or on the embedded database) this is asUser.
+   */
+  async readAsUser<T>(auth: AuthContext, work: (tx: Tx) => Promise<T>): Promise<T> {
+    const replica = this.replicas?.pick(auth.userId);
+    if (!replica) return this.asUser(auth, work);
     try {
-      const result = await this.transaction(USER_CONTEXT, [APP_ROLE, auth.userId, auth.userId], work);
+      return await this.userTransaction(auth, work, replica.pool);
+    } catch (error) {
+      if (!isReplicaFailure(error)) throw error;
+      this.replicas?.markDown(replica, (error as Error).message);
+      return this.asUser(auth, work);
+    }
+  }
+
+  private async userTransaction<T>(
+    auth: AuthContext,
+    work: (tx: Tx) => Promise<T>,
+    pool: pg.Pool | undefined,
+  ): Promise<T> {
+    try {
+      const result = await this.transaction(
+        USER_CONTEXT,
+        [APP_ROLE, auth.userId, auth.userId],
+        work,
+        pool,
+        auth.userId,
+      );
       this.knownUsers.prove(auth.userId);
       return result;
     } catch (error) {
@@ -275,14 +352,14 @@ export class DatabaseService implements OnApplicationShutdown {
    * finds that row, so once it commits the user exists.
    */
   async asNewUser<T>(userId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
-    const result = await this.transaction(CONTEXT_WITHOUT_CHECK, [APP_ROLE, userId], work);
+    const result = await this.transaction(CONTEXT_WITHOUT_CHECK, [APP_ROLE, userId], work, this.pool, userId);
     this.knownUsers.prove(userId);
     return result;
   }
 
   /** Anonymous legacy traffic: the legacy role, which reaches only dossiers nobody is a member of. */
   asLegacy<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.transaction(CONTEXT_WITHOUT_CHECK, [LEGACY_ROLE, ''], work);
+    return this.transaction(CONTEXT_WITHOUT_CHECK, [LEGACY_ROLE, ''], work, this.pool);
   }
 
   /**
@@ -304,8 +381,14 @@ export class DatabaseService implements OnApplicationShutdown {
    * unknown caller fails that first statement with 28000; `work` failing before it sent anything is
    * checked the same way before its own error is passed on, so an unknown caller is still answered 401.
    */
-  private async transaction<T>(context: string, params: string[], work: (tx: Tx) => Promise<T>): Promise<T> {
-    if (!this.pool) {
+  private async transaction<T>(
+    context: string,
+    params: string[],
+    work: (tx: Tx) => Promise<T>,
+    pool: pg.Pool | undefined,
+    writer?: string,
+  ): Promise<T> {
+    if (!pool) {
       return this.prisma.$transaction(async (tx) => {
         await tx.$queryRawUnsafe(context, ...params);
         rawSql.set(tx, {
@@ -315,7 +398,7 @@ export class DatabaseService implements OnApplicationShutdown {
         return work(asTx(tx));
       });
     }
-    const connection = await this.pool.connect();
+    const connection = await pool.connect();
     const started = performance.now();
     let broken: Error | undefined;
     // A connection that dies while checked out emits 'error' (the pool listens only to idle ones); its
@@ -340,7 +423,9 @@ export class DatabaseService implements OnApplicationShutdown {
           `Transaction API error: the transaction ran longer than ${this.config.DB_STATEMENT_TIMEOUT_MS} ms and was rolled back`,
         );
       }
-      await connection.query('COMMIT');
+      if (this.replicas && writer !== undefined && pool === this.pool)
+        await this.commitRemembering(connection, writer);
+      else await connection.query('COMMIT');
       return result;
     } catch (error) {
       // `work` failed before its first statement: the caller's check still comes first, as when the
@@ -358,6 +443,20 @@ export class DatabaseService implements OnApplicationShutdown {
       connection.removeListener('error', onError);
       connection.release(broken);
     }
+  }
+
+  /**
+   * COMMIT on the primary with replicas configured: in the same round trip, whether the transaction wrote
+   * (it has a transaction id) and, after the commit, the WAL position that covers it. A write's position is
+   * remembered for its user, so their next reads use only a replica that has replayed it.
+   */
+  private async commitRemembering(connection: pg.PoolClient, userId: string): Promise<void> {
+    const results = (await connection.query(
+      `SELECT pg_current_xact_id_if_assigned() IS NOT NULL AS wrote; COMMIT; SELECT pg_current_wal_insert_lsn()::text AS lsn`,
+    )) as unknown as pg.QueryResult[];
+    const wrote = (results[0]?.rows[0] as { wrote?: boolean } | undefined)?.wrote;
+    const lsn = (results[2]?.rows[0] as { lsn?: string } | undefined)?.lsn;
+    if (wrote && lsn) this.replicas?.recordWrite(userId, lsn);
   }
 
   /**
@@ -419,6 +518,8 @@ export class DatabaseService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.replicas?.stop();
+    this.replicas = undefined;
     await Promise.all([...this.boundClients].map((client) => client.$disconnect().catch(() => undefined)));
     this.boundClients.clear();
     await this.client?.$disconnect();
@@ -428,6 +529,15 @@ export class DatabaseService implements OnApplicationShutdown {
     this.pool = undefined;
     this.pglite = undefined;
   }
+}
+
+/**
+ * A read on a replica failed because of the replica, not the request: unreachable or unavailable (what
+ * answers 503 on the primary), or canceled in conflict with recovery (40001 on a standby). Run it again on
+ * the primary.
+ */
+function isReplicaFailure(error: unknown): boolean {
+  return sqlStateOf(error) === '40001' || appErrorFromDatabase(error)?.code === 'unavailable';
 }
 
 /** The embedded database's raw rows, with timestamps as the API's text like pg's RAW_SQL_TYPES give them. */

@@ -71,6 +71,7 @@ export class HealthController {
     }
     if (this.lastFailure) this.logger.log('Ready again');
     this.lastFailure = '';
-    return { status: 'ok', checks: { database: 'up', migrations: 'up' } };
+    const replicas = this.health.replicas();
+    return { status: 'ok', checks: { database: 'up', migrations: 'up', ...(replicas ? { replicas } : {}) } };
   }
 }

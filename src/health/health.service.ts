@@ -3,6 +3,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { DatabaseService } from '../database/database.service.js';
 import { migrationStatus } from '../database/migrator.js';
+import type { ReplicaCheckDto } from './health.dto.js';
 
 /**
  * The readiness checks. Their failures say what is wrong without internals (no host names, no driver
@@ -25,6 +26,13 @@ export class HealthService {
     } catch {
       throw new Error('unreachable');
     }
+  }
+
+  /** The replicas as readiness reports them; undefined when none is configured. */
+  replicas(): ReplicaCheckDto[] | undefined {
+    return this.database
+      .replicaStatus()
+      ?.map((replica) => ({ name: replica.name, status: replica.status, lag_ms: replica.lagMs }));
   }
 
   async checkMigrations(): Promise<void> {

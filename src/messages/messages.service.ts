@@ -25,7 +25,8 @@ export class MessagesService {
   async list(auth: AuthContext, sessionId: string, query: ListMessagesQueryDto): Promise<MessagePage> {
     const window = toWindow(query);
     try {
-      return await this.db.asUser(auth, async (tx) => {
+      // A read that tolerates a replica (one that has replayed the caller's own writes).
+      return await this.db.readAsUser(auth, async (tx) => {
         // The session check and the page in one statement: null when the session is not the caller's.
         const page = await this.messages.page(tx, auth.userId, sessionId, window);
         if (!page) throw AppError.notFound('Session');

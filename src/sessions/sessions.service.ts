@@ -82,10 +82,13 @@ export class SessionsService {
     return session && session.userId === auth.userId ? session : null;
   }
 
-  /** A page of the caller's sessions, most recent activity first; `next_cursor` continues it. */
+  /**
+   * A page of the caller's sessions, most recent activity first; `next_cursor` continues it. A read that
+   * tolerates a replica (one that has replayed the caller's own writes).
+   */
   async list(auth: AuthContext, query: ListSessionsQueryDto): Promise<SessionList> {
     const after = query.cursor === undefined ? undefined : SESSION_CURSOR.decode(query.cursor);
-    const page = await this.db.asUser(auth, (tx) =>
+    const page = await this.db.readAsUser(auth, (tx) =>
       this.sessions.list(tx, {
         userId: auth.userId,
         limit: query.limit ?? 10,

@@ -67,6 +67,39 @@ export class ThrowawayPostgres {
     return cluster;
   }
 
+  /**
+   * A streaming replica of this cluster: pg_basebackup -R (which writes primary_conninfo and standby.signal)
+   * into a temporary directory of its own, started on another free port as a hot standby.
+   */
+  async createReplica(): Promise<ThrowawayPostgres> {
+    const dir = await mkdtemp(join(tmpdir(), 'parley-pg-replica-'));
+    if (this.asPostgresUser) {
+      const { stdout } = await run('id', ['-u', 'postgres']);
+      const { stdout: gid } = await run('id', ['-g', 'postgres']);
+      await chown(dir, Number(stdout.trim()), Number(gid.trim()));
+    }
+    await chmod(dir, 0o700);
+    const replica = new ThrowawayPostgres(dir, await freePort(), this.asPostgresUser);
+    await replica.pg('pg_basebackup', [
+      '-D',
+      replica.dataDir,
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(this.port),
+      '-U',
+      'postgres',
+      '-R',
+      '-X',
+      'stream',
+      '--no-sync',
+      '-c',
+      'fast',
+    ]);
+    await replica.start();
+    return replica;
+  }
+
   get dataDir(): string {
     return join(this.dir, 'data');
   }
