@@ -7,6 +7,7 @@ import { LifecycleModule } from './common/lifecycle.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { AppConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { ExportsModule } from './exports/exports.module.js';
 import { HealthModule } from './health/health.module.js';
 import { LegacyChatModule } from './legacy-chat/legacy-chat.module.js';
 import { LimitsModule } from './limits/limits.module.js';
@@ -35,6 +36,7 @@ export class AppModule {
         SessionsModule,
         MessagesModule,
         ChatModule,
+        ExportsModule,
         // The legacy POST /chat: absent (404, not in the OpenAPI document) when LEGACY_CHAT_ENABLED is false.
         ...(config.LEGACY_CHAT_ENABLED ? [LegacyChatModule] : []),
       ],

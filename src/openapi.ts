@@ -79,9 +79,15 @@ export async function buildOpenApiDocument(app: INestApplication): Promise<OpenA
     )
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, JWT_SCHEME)
     .build();
-  return SwaggerModule.createDocument(app, config, {
+  const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (_controllerKey, methodKey) => methodKey,
   });
+  // Named schemas that are not DTO classes (src/common/api-docs.ts, defineNamedSchema).
+  const { definedNamedSchemas } = await import('./common/api-docs.js');
+  const schemas = (document.components ??= {}).schemas ?? {};
+  for (const [name, schema] of definedNamedSchemas()) schemas[name] = schema;
+  document.components.schemas = schemas;
+  return document;
 }
 
 /** Object keys sorted at every level (arrays keep their order), so the text is the same whatever built it. */

@@ -40,3 +40,20 @@ export function ApiAuthenticated(): MethodDecorator & ClassDecorator {
 export function ApiPublic(): MethodDecorator & ClassDecorator {
   return applyDecorators(ApiSecurity({}), ApiBearerAuth(JWT_SCHEME));
 }
+
+type SchemaObject = Record<string, unknown>;
+
+/**
+ * Component schemas that are not DTO classes (a `oneOf` of two DTOs, say), added to the document by
+ * buildOpenApiDocument. Returns the `$ref` object to use in an @ApiResponse.
+ */
+const namedSchemas = new Map<string, SchemaObject>();
+
+export function defineNamedSchema(name: string, schema: SchemaObject): { $ref: string } {
+  namedSchemas.set(name, schema);
+  return { $ref: `#/components/schemas/${name}` };
+}
+
+export function definedNamedSchemas(): ReadonlyMap<string, SchemaObject> {
+  return namedSchemas;
+}
