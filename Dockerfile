@@ -14,6 +14,7 @@ WORKDIR /app
 COPY . .
 RUN npm ci --no-audit --no-fund \
  && npm run build \
+ && npm run build:web \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:${NODE_VERSION} AS runtime
@@ -25,6 +26,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The web client, served at / (WEB_ENABLED); src/web/web-client.ts finds it beside dist/.
+COPY --from=build /app/web/dist ./web/dist
 # The migration runner reads prisma/migrations beside dist/ at start (DB_MIGRATE_ON_START).
 COPY --from=build /app/prisma/migrations ./prisma/migrations
 # The embedded database's directory, for a container run without DATABASE_URL (mount a volume on it).

@@ -4,7 +4,7 @@ import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'src/generated/', 'src/metadata.ts', '.parley-data/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'src/generated/', 'src/metadata.ts', '.parley-data/', 'web/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
@@ -16,5 +16,10 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'off',
     },
+  },
+  {
+    // The web client runs in the browser.
+    files: ['web/src/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
   },
 );

@@ -13,6 +13,7 @@ import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/app-config.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { setupOpenApi } from './openapi.js';
+import { installWebClient } from './web/web-client.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -170,6 +171,8 @@ export async function createApp(
   app.useGlobalPipes(createValidationPipe());
   // SIGTERM/SIGINT are handled by main.ts (see ShutdownService), not by Nest's enableShutdownHooks.
   if (config.SWAGGER_ENABLED) await setupOpenApi(app);
+  // The web client at / (WEB_ENABLED): static files beside the API, see src/web/web-client.ts.
+  await installWebClient(fastify, config);
   return app;
 }
 

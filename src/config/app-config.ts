@@ -203,6 +203,11 @@ export class EnvironmentVariables {
   @IsBoolean()
   LEGACY_CHAT_ENABLED = true;
 
+  /** Serve the web client (web/dist) at `/`. */
+  @Transform(toBool)
+  @IsBoolean()
+  WEB_ENABLED = true;
+
   /** One of the registry's providers (src/llm/providers.ts). */
   @IsIn(PROVIDER_NAMES)
   LLM_PROVIDER: ProviderName = 'builtin';
