@@ -43,6 +43,7 @@ describe(`chat with an OpenAI-compatible provider (${DATABASE_KIND})`, () => {
       LLM_BASE_URL: fake.baseUrl,
       LLM_MODEL: FAKE_MODEL,
       LLM_TIMEOUT_MS: String(TIMEOUT_MS),
+      CHAT_ON_DISCONNECT: 'abort',
       LLM_CONTEXT_CHARS: '1000',
       LLM_SYSTEM_PROMPT: SYSTEM_PROMPT,
     });

@@ -178,6 +178,8 @@ describe(`partial replies on client disconnect (${DATABASE_KIND})`, () => {
       LLM_BASE_URL: fake.baseUrl,
       LLM_MODEL: FAKE_MODEL,
       LLM_TIMEOUT_MS: '60000',
+      // Today's behaviour, kept as an option (the default continues: test/resume.e2e-spec.ts).
+      CHAT_ON_DISCONNECT: 'abort',
     });
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     baseUrl = await t.app.getUrl();

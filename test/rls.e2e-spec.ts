@@ -207,6 +207,9 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
       'turns',
       'idempotency_keys',
       'legacy_imports',
+      'chat_instances',
+      'chat_generations',
+      'chat_generation_chunks',
     ];
     const forced = await t.sql.query<{ relname: string }>(
       `SELECT relname FROM pg_class
@@ -331,14 +334,21 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
       }
     });
 
-    it.each(['users', 'user_projects', 'sessions', 'chat_messages', 'idempotency_keys', 'legacy_imports'])(
-      'has no privilege on %s',
-      async (table) => {
-        const error = await legacyFailure(`SELECT 1 FROM ${table}`);
-        expect(sqlStateOf(error)).toBe('42501');
-        expect((error as Error).message).toMatch(/permission denied/);
-      },
-    );
+    it.each([
+      'users',
+      'user_projects',
+      'sessions',
+      'chat_messages',
+      'idempotency_keys',
+      'legacy_imports',
+      'chat_instances',
+      'chat_generations',
+      'chat_generation_chunks',
+    ])('has no privilege on %s', async (table) => {
+      const error = await legacyFailure(`SELECT 1 FROM ${table}`);
+      expect(sqlStateOf(error)).toBe('42501');
+      expect((error as Error).message).toMatch(/permission denied/);
+    });
   });
 
   describe('legacy_imports, the importer ledger', () => {

@@ -3,10 +3,11 @@ import { APICallError } from 'ai';
 import type { ChatModel, ContextMessage, ModelFinishReason, TokenUsage } from '../llm/chat-model.js';
 
 /**
- * Why a reply ended: the AI SDK's finish reasons, plus `aborted` (the client went away) and `shutdown` (the
- * service stopped the call while shutting down).
+ * Why a reply ended: the AI SDK's finish reasons, plus `aborted` (the client went away, with
+ * CHAT_ON_DISCONNECT=abort), `shutdown` (the service stopped the call while shutting down), `stopped` (POST
+ * .../stop) and `interrupted` (its instance died; written by another instance).
  */
-export type FinishReason = ModelFinishReason | 'aborted' | 'shutdown';
+export type FinishReason = ModelFinishReason | 'aborted' | 'shutdown' | 'stopped' | 'interrupted';
 
 export interface GenerationError {
   code: 'provider_error' | 'provider_timeout';
@@ -87,7 +88,7 @@ export function describeProviderError(error: unknown): string {
 
 /**
  * Calls the model once and never throws: it streams text to `onDelta` and reports how the call ended. The
- * call is aborted when `signal` fires (finish reason `shutdown` for the reason `'shutdown'`, else `aborted`)
+ * call is aborted when `signal` fires (finish reason `shutdown` or `stopped` for those reasons, else `aborted`)
  * or when `timeoutMs` passes (finish reason `error`, code `provider_timeout`); a provider failure is finish
  * reason `error`, code `provider_error`.
  */
@@ -138,6 +139,7 @@ export async function generate(
       };
     }
     if (reason === 'shutdown') return { ...base, finishReason: 'shutdown' };
+    if (reason === 'stopped') return { ...base, finishReason: 'stopped' };
     if (controller.signal.aborted) return { ...base, finishReason: 'aborted' };
     return {
       ...base,

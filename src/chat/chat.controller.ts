@@ -1,4 +1,4 @@
-import { Body, Controller, Headers, HttpCode, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Inject, Post, Query, Res } from '@nestjs/common';
 import {
   ApiExtraModels,
   ApiHeader,
@@ -13,6 +13,8 @@ import type { AuthContext } from '../auth/auth-context.js';
 import { CurrentAuth } from '../auth/auth.decorators.js';
 import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
 import { ChatRoute } from '../common/route-policy.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.tokens.js';
 import { StreamLimiter } from '../limits/stream-limiter.js';
 import { parseIdempotencyKey } from './chat-idempotency.js';
 import { ChatQueryDto, ChatRequestDto, ChatResponseDto, toChatResponse } from './chat.dto.js';
@@ -20,11 +22,11 @@ import { ChatService } from './chat.service.js';
 import { holdStream, wantsJson } from './http-streaming.js';
 import { UI_MESSAGE_STREAM_HEADERS, uiMessageStream } from './ui-message-stream.js';
 
-const STREAM_EXAMPLE = [
+export const STREAM_EXAMPLE = [
   'data: {"type":"start","messageId":"<assistant message id>"}',
-  'data: {"type":"data-session","id":"<session id>","data":{"session_id":"…","project_id":"…","title":"…","user_message_id":"…","assistant_message_id":"…","session_created":true}}',
+  'id: 0\ndata: {"type":"data-session","id":"<session id>","data":{"session_id":"…","project_id":"…","title":"…","user_message_id":"…","assistant_message_id":"…","session_created":true}}',
   'data: {"type":"text-start","id":"text-<assistant message id>"}',
-  'data: {"type":"text-delta","id":"text-<assistant message id>","delta":"Hello"}',
+  'id: 5\ndata: {"type":"text-delta","id":"text-<assistant message id>","delta":"Hello"}',
   'data: {"type":"text-end","id":"text-<assistant message id>"}',
   'data: {"type":"finish","finishReason":"stop","messageMetadata":{"provider":"builtin","finish_reason":"stop","…":"…"}}',
   'data: [DONE]',
@@ -36,6 +38,7 @@ export class ChatController {
   constructor(
     private readonly service: ChatService,
     private readonly streams: StreamLimiter,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Post()
@@ -50,7 +53,10 @@ export class ChatController {
       'With `Accept: application/json` or `?stream=false` the answer is one JSON object (ChatResponse) once the ' +
       'reply is saved; a provider failure before any text is then 502 (504 on timeout). The user message is ' +
       'saved before the model is called; the reply is saved when it ends (partial, with finish_reason ' +
-      '`aborted` or `error`, when the client disconnects or the provider fails part-way). See docs/chat.md.',
+      '`error`, `stopped` or `aborted`, when the provider fails part-way, POST /sessions/{id}/stop stops it, or ' +
+      'the client disconnects with CHAT_ON_DISCONNECT=abort; by default the reply continues without its ' +
+      'client, which can come back through GET /api/v1/chat/{session_id}/stream). SSE `id:` lines are text ' +
+      'offsets for Last-Event-ID. See docs/chat.md.',
   })
   @ApiHeader({
     name: 'Idempotency-Key',
@@ -91,7 +97,11 @@ export class ChatController {
   ): Promise<void> {
     const key = parseIdempotencyKey(idempotencyKey);
     // One open model call counts as one stream of the caller's (STREAMS_PER_USER_MAX), in either mode.
-    const { signal, release } = holdStream(reply, this.streams.acquire(auth.userId));
+    const { signal, release } = holdStream(
+      reply,
+      this.streams.acquire(auth.userId),
+      this.config.CHAT_ON_DISCONNECT === 'abort',
+    );
     const run = await this.service
       .chat(
         auth,

@@ -55,11 +55,24 @@ export class ChatReplyMetadataDto {
   /** As reported by the provider (the built-in provider estimates); null when not reported. */
   usage: ChatUsageDto | null;
   /**
-   * How the reply ended: the model's own reason, `aborted` (the client disconnected), `shutdown` (the service
-   * stopped it while shutting down) or `error` (the provider failed or timed out: see `error`).
+   * How the reply ended: the model's own reason, `aborted` (the client disconnected, with
+   * CHAT_ON_DISCONNECT=abort), `shutdown` (the service stopped it while shutting down), `stopped` (POST
+   * .../stop), `interrupted` (its instance died; another one saved what it had written) or `error` (the
+   * provider failed or timed out: see `error`).
    */
   @ApiProperty({
-    enum: ['stop', 'length', 'content-filter', 'tool-calls', 'other', 'error', 'aborted', 'shutdown'],
+    enum: [
+      'stop',
+      'length',
+      'content-filter',
+      'tool-calls',
+      'other',
+      'error',
+      'aborted',
+      'shutdown',
+      'stopped',
+      'interrupted',
+    ],
   })
   finish_reason: string;
   /** From the model call's start to its end. */
@@ -132,4 +145,20 @@ export function toChatResponse(reply: ChatReply): ChatResponseDto {
     user_message: toMessageResponse(reply.userMessage),
     assistant_message: toMessageResponse(reply.assistantMessage) as unknown as ChatAssistantMessageDto,
   };
+}
+
+export class StopRequestDto {
+  /** Stop only this reply (an assistant message id the stream's `start` part announced). */
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsAnyUuid()
+  message_id?: string;
+}
+
+export class StopResponseDto {
+  @ApiProperty({ format: 'uuid' })
+  session_id: string;
+  /** The replies asked to stop; each is saved as it was, with finish_reason `stopped`. */
+  @ApiProperty({ type: [String], format: 'uuid' })
+  message_ids: string[];
 }

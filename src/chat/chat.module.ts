@@ -12,6 +12,13 @@ import { IdempotencyKeysRepository } from './idempotency-keys.repository.js';
 import { InFlightReplies } from './in-flight-replies.js';
 import { ReplyGenerator } from './reply-generator.js';
 import { ReplyRecorder } from './reply-recorder.js';
+import { ChatInstance } from './chat-instance.js';
+import { GenerationsRepository } from './generations.repository.js';
+import { InterruptedReplies } from './interrupted-replies.js';
+import { ReplyChunkWriter } from './reply-chunk-writer.js';
+import { ReplyRelay } from './reply-relay.js';
+import { RunningRepliesController } from './running-replies.controller.js';
+import { RunningRepliesService } from './running-replies.service.js';
 
 /**
  * POST /api/v1/chat. The legacy POST /chat (src/legacy-chat/) builds on the parts it exports: the model's
@@ -19,7 +26,7 @@ import { ReplyRecorder } from './reply-recorder.js';
  */
 @Module({
   imports: [SessionsModule, MessagesModule],
-  controllers: [ChatController],
+  controllers: [ChatController, RunningRepliesController],
   providers: [
     { provide: CHAT_MODEL, useFactory: createChatModel, inject: [APP_CONFIG] },
     IdempotencyKeysRepository,
@@ -28,7 +35,13 @@ import { ReplyRecorder } from './reply-recorder.js';
     ReplyRecorder,
     ReplyGenerator,
     InFlightReplies,
+    ChatInstance,
+    GenerationsRepository,
+    ReplyChunkWriter,
+    InterruptedReplies,
+    ReplyRelay,
     ChatService,
+    RunningRepliesService,
   ],
   exports: [ContextBuilder, ReplyRecorder, ReplyGenerator, InFlightReplies],
 })

@@ -17,7 +17,10 @@ import {
   type ModelScript,
 } from '../../test/support/service-fakes.js';
 import { ChatIdempotency } from './chat-idempotency.js';
+import { ChatInstance } from './chat-instance.js';
 import { ChatService } from './chat.service.js';
+import type { GenerationsRepository } from './generations.repository.js';
+import type { ReplyChunkWriter } from './reply-chunk-writer.js';
 import type { ChatRequest, ChatRun } from './chat.types.js';
 import { ContextBuilder } from './context-builder.js';
 import { InFlightReplies } from './in-flight-replies.js';
@@ -53,6 +56,15 @@ function setup(...scripts: ModelScript[]) {
     new ReplyGenerator(model, config, recorder),
     recorder,
     inFlight,
+    // The generation records and chunk batches need a database (test/resume.e2e-spec.ts covers them).
+    { insert: async () => undefined, delete: async () => undefined } as unknown as GenerationsRepository,
+    {
+      open: () => undefined,
+      append: () => undefined,
+      close: async () => undefined,
+    } as unknown as ReplyChunkWriter,
+    new ChatInstance(),
+    model,
   );
   const me = caller();
   const chat = (

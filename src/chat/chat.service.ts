@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../common/app-error.js';
@@ -10,7 +10,13 @@ import { SessionsService } from '../sessions/sessions.service.js';
 import type { ModelContext } from './chat-context.js';
 import { ChatIdempotency, requestHash, type Claim } from './chat-idempotency.js';
 import { titleFromMessage } from './chat-title.js';
-import type { ChatEnd, ChatReply, ChatRequest, ChatRun, PreparedRef } from './chat.types.js';
+import type { ChatModel } from '../llm/chat-model.js';
+import { ChatInstance } from './chat-instance.js';
+import type { ChatEnd, ChatReply, ChatRequest, ChatRun, ChatStart, PreparedRef } from './chat.types.js';
+import { CHAT_MODEL } from './chat.tokens.js';
+import { GenerationsRepository } from './generations.repository.js';
+import { LiveReply } from './live-reply.js';
+import { ReplyChunkWriter } from './reply-chunk-writer.js';
 import { ContextBuilder } from './context-builder.js';
 import { DeltaQueue } from './delta-queue.js';
 import { InFlightReplies } from './in-flight-replies.js';
@@ -46,6 +52,10 @@ export class ChatService {
     private readonly generator: ReplyGenerator,
     private readonly recorder: ReplyRecorder,
     private readonly inFlight: InFlightReplies,
+    private readonly generations: GenerationsRepository,
+    private readonly chunks: ReplyChunkWriter,
+    private readonly instance: ChatInstance,
+    @Inject(CHAT_MODEL) private readonly model: ChatModel,
   ) {}
 
   async chat(
@@ -59,7 +69,9 @@ export class ChatService {
       : { kind: 'new' };
     if (claim.kind === 'replay') return replayOf(claim.reply);
 
-    // The user's message is committed here, before the model is called.
+    // The user's message is committed here, before the model is called, with the record of the reply being
+    // generated (chat_generations): a crash from here on leaves that record for another instance to finish.
+    const assistantMessageId = randomUUID();
     let prepared: Prepared;
     try {
       prepared = await this.db.asUser(auth, async (tx) => {
@@ -68,6 +80,16 @@ export class ChatService {
             ? await this.reload(tx, auth, claim.prepared)
             : await this.begin(tx, auth, request);
         if (key) await this.idempotency.markPrepared(tx, auth, key, refOf(begun));
+        await this.generations.insert(tx, {
+          messageId: assistantMessageId,
+          sessionId: begun.session.sessionId,
+          userId: auth.userId,
+          userMessageId: begun.userMessage.messageId,
+          instanceId: this.instance.id,
+          idempotencyKey: key ?? null,
+          provider: this.model.provider,
+          model: this.model.modelId,
+        });
         const context = await this.contexts.forSession(
           tx,
           begun.session.sessionId,
@@ -80,22 +102,26 @@ export class ChatService {
       throw error;
     }
 
-    const assistantMessageId = randomUUID();
-    const deltas = new DeltaQueue();
-    const end = this.inFlight.track(options.signal, (signal) =>
-      this.complete(auth, prepared, assistantMessageId, deltas, signal, key),
-    );
-    return {
-      start: {
-        session: prepared.session,
-        sessionCreated: prepared.sessionCreated,
-        userMessage: prepared.userMessage,
-        assistantMessageId,
-        replayed: false,
-      },
-      deltas,
-      end,
+    const start: ChatStart = {
+      session: prepared.session,
+      sessionCreated: prepared.sessionCreated,
+      userMessage: prepared.userMessage,
+      assistantMessageId,
+      replayed: false,
     };
+    // POST .../stop reaches the generation through this reply (ChatInstance), from this or another instance.
+    const stopper = new AbortController();
+    const live = new LiveReply(start, () => stopper.abort('stopped'));
+    this.instance.add(live);
+    this.chunks.open(assistantMessageId);
+    const end = this.inFlight.track(AbortSignal.any([options.signal, stopper.signal]), (signal) =>
+      this.complete(auth, prepared, live, signal, key),
+    );
+    void end.then((outcome) => {
+      live.finish(outcome);
+      this.instance.remove(live);
+    });
+    return { start, deltas: live.read(0), end };
   }
 
   /** A new exchange: the session (given, or new in the given or a new project) and the user's message. */
@@ -122,17 +148,25 @@ export class ChatService {
     return { session, sessionCreated: ref.session_created, userMessage };
   }
 
-  /** Calls the model, then saves the outcome in one transaction: the reply and the key's record. */
+  /**
+   * Calls the model, writing its text to the live reply (the streams reading it) and to the chunk batches,
+   * then saves the outcome in one transaction: the reply, the end of its generation record (and chunks), and
+   * the key's record.
+   */
   private async complete(
     auth: AuthContext,
     prepared: Prepared,
-    assistantMessageId: string,
-    deltas: DeltaQueue,
+    live: LiveReply,
     signal: AbortSignal,
     key: string | undefined,
   ): Promise<ChatEnd> {
-    const generation = await this.generator.generate(prepared.context, signal, (delta) => deltas.push(delta));
-    deltas.close();
+    const messageId = live.messageId;
+    const generation = await this.generator.generate(prepared.context, signal, (delta) => {
+      live.push(delta);
+      this.chunks.append(messageId, auth.userId, delta);
+    });
+    live.close();
+    await this.chunks.close(messageId);
 
     if (!replyIsSaved(generation)) {
       if (key) {
@@ -142,17 +176,23 @@ export class ChatService {
             this.logger.warn(`recording a failed keyed chat failed: ${(error as Error).message}`),
           );
       }
+      await this.db
+        .asUser(auth, (tx) => this.generations.delete(tx, messageId))
+        .catch((error: unknown) =>
+          this.logger.warn(`ending a failed generation's record failed: ${(error as Error).message}`),
+        );
       return { kind: 'failed', error: failureOf(generation) };
     }
     try {
       const reply = await this.db.asUser(auth, async (tx) => {
         const assistantMessage = await this.messages.insert(tx, {
-          messageId: assistantMessageId,
+          messageId,
           sessionId: prepared.session.sessionId,
           role: 'assistant',
           content: generation.text,
           metadata: this.recorder.metadata(generation, prepared.userMessage.messageId),
         });
+        await this.generations.delete(tx, messageId);
         const session = (await this.sessions.find(tx, auth, prepared.session.sessionId)) ?? prepared.session;
         const saved: ChatReply = {
           session,

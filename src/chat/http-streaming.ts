@@ -18,14 +18,19 @@ export function abortOnDisconnect(reply: FastifyReply): AbortSignal {
 }
 
 /**
- * Ties an exchange to its stream lease (StreamLimiter): the returned signal aborts when the client disconnects
- * (reason ClientDisconnectedError) or the service shuts down (reason `'shutdown'`); the lease is released
- * when the response closes or `release()` is called, whichever comes first.
+ * Ties an exchange to its stream lease (StreamLimiter). With `stopWithClient` (CHAT_ON_DISCONNECT=abort)
+ * the returned signal aborts when the client disconnects (reason ClientDisconnectedError) or the service
+ * shuts down (reason `'shutdown'`), and the lease is released when the response closes or `release()` is
+ * called, whichever comes first. Without it (`continue`) the reply outlives its client: only shutdown aborts
+ * it, and the lease is held until `release()` (when the reply has ended), so a caller cannot start more
+ * replies at once by leaving them.
  */
 export function holdStream(
   reply: FastifyReply,
   lease: StreamLease,
+  stopWithClient = true,
 ): { signal: AbortSignal; release: () => void } {
+  if (!stopWithClient) return { signal: lease.signal, release: () => lease.release() };
   reply.raw.once('close', () => lease.release());
   return {
     signal: AbortSignal.any([abortOnDisconnect(reply), lease.signal]),

@@ -62,6 +62,19 @@ export class IdempotencyKeysRepository {
       .$executeRaw`DELETE FROM idempotency_keys WHERE user_id = ${userId}::uuid AND key = ${key}`;
   }
 
+  /**
+   * MAINTENANCE: the request holding `key` died with its instance: a running key becomes `failed` with what
+   * it had prepared, so a retry with it continues with the same user message at once.
+   */
+  async releaseInterrupted(sql: SqlExecutor, userId: string, key: string): Promise<void> {
+    await sql.query(
+      `UPDATE idempotency_keys
+          SET response = jsonb_build_object('state', 'failed', 'prepared', response -> 'prepared')
+        WHERE user_id = $1::uuid AND key = $2 AND response ->> 'state' = 'running' AND response ? 'prepared'`,
+      [userId, key],
+    );
+  }
+
   /** MAINTENANCE: forgets every user's expired keys. Returns how many. */
   async purgeExpired(sql: SqlExecutor): Promise<number> {
     const rows = await sql.query<{ n: number }>(

@@ -35,7 +35,9 @@ export class ReplyRecorder {
           ? 'error'
           : generation.finishReason === 'aborted' || generation.finishReason === 'shutdown'
             ? generation.finishReason
-            : 'ok';
+            : generation.finishReason === 'stopped'
+              ? 'aborted'
+              : 'ok';
     this.metrics.recordProviderCall(provider, modelId, outcome, generation.latencyMs / 1000);
     this.metrics.recordTokens(provider, modelId, {
       input: generation.usage?.input_tokens ?? undefined,

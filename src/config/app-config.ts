@@ -293,6 +293,21 @@ export class EnvironmentVariables {
   @Max(100000)
   STREAMS_PER_USER_MAX = 5;
 
+  /**
+   * What a streamed reply does when its client goes away: `continue` generating (saved at the end; the client
+   * can come back through GET /api/v1/chat/{session_id}/stream) or `abort` (saved as it was, `aborted`).
+   */
+  @IsIn(['continue', 'abort'])
+  CHAT_ON_DISCONNECT: 'continue' | 'abort' = 'continue';
+
+  /**
+   * How instances learn of each other's reply chunks and stop requests on PostgreSQL: `listen` (LISTEN/NOTIFY
+   * on one connection per instance, to DATABASE_DIRECT_URL when set) or `poll` (for a transaction-mode
+   * pooler, where LISTEN cannot work). Unused on the embedded database (one process).
+   */
+  @IsIn(['listen', 'poll'])
+  CHAT_RELAY: 'listen' | 'poll' = 'listen';
+
   /** Longest a non-streaming request may take before it is answered 503. */
   @Transform(toInt)
   @IsInt()

@@ -14,7 +14,14 @@ import { appErrorFromDatabase, sqlStateOf } from '../common/sql-errors.js';
 import { KnownUsers } from './known-users.js';
 import { migrate } from './migrator.js';
 import { ReplicaSet, type ReplicaStatus } from './replicas.js';
-import { pgExecutor, pgliteExecutor, queryAfter, type SqlExecutor, type Statement } from './sql-executor.js';
+import {
+  pgExecutor,
+  pgliteExecutor,
+  pgliteTransactionExecutor,
+  queryAfter,
+  type SqlExecutor,
+  type Statement,
+} from './sql-executor.js';
 import { apiTimestamp, RAW_SQL_TYPES } from './timestamps.js';
 
 declare const opaque: unique symbol;
@@ -510,6 +517,29 @@ export class DatabaseService implements OnApplicationShutdown {
   maintenance(): SqlExecutor {
     if (!this.executor) throw new Error('DatabaseService.connect() has not run');
     return this.executor;
+  }
+
+  /**
+   * MAINTENANCE ONLY: `work` in one transaction as the connecting role (bypassing row-level security), on a
+   * connection of the pool or the embedded database. For background work that acts for many users at once
+   * (finishing the replies of a dead instance).
+   */
+  async maintenanceTransaction<T>(work: (sql: SqlExecutor) => Promise<T>): Promise<T> {
+    if (this.pglite) return this.pglite.transaction((tx) => work(pgliteTransactionExecutor(tx)));
+    if (!this.pool) throw new Error('DatabaseService.connect() has not run');
+    const connection = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await connection.query('BEGIN');
+      const result = await work(pgExecutor(connection));
+      await connection.query('COMMIT');
+      return result;
+    } catch (error) {
+      await connection.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      throw error;
+    } finally {
+      connection.release(broken);
+    }
   }
 
   /** MAINTENANCE ONLY: the Prisma client without an RLS context. */

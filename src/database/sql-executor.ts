@@ -1,4 +1,4 @@
-import type { PGlite } from '@electric-sql/pglite';
+import type { PGlite, Transaction } from '@electric-sql/pglite';
 import pg from 'pg';
 
 /**
@@ -33,6 +33,20 @@ export function pgliteExecutor(db: PGlite): SqlExecutor {
     },
     async exec(script: string) {
       await db.exec(script);
+    },
+  };
+}
+
+/** A transaction of the embedded database (PGlite.transaction) as an executor. */
+export function pgliteTransactionExecutor(tx: Transaction): SqlExecutor {
+  return {
+    kind: 'pglite',
+    async query<R>(sql: string, params: unknown[] = []) {
+      const result = await tx.query<R>(sql, params);
+      return result.rows;
+    },
+    async exec(script: string) {
+      await tx.exec(script);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { prismaOf, sqlOf, type Tx } from '../database/database.service.js';
+import type { SqlExecutor } from '../database/sql-executor.js';
 import { apiTimestamp } from '../database/timestamps.js';
 import {
   CONTEXT_PAGE,
@@ -163,5 +164,27 @@ export class MessagesRepository {
   async systemMessages(tx: Tx, sessionId: string, anchorMessageId: string): Promise<string[]> {
     const rows = await sqlOf(tx).query<{ content: string }>(SYSTEM_MESSAGES, [sessionId, anchorMessageId]);
     return rows.map((r) => r.content);
+  }
+  /**
+   * MAINTENANCE: an assistant reply written for its owner by background work (the partial reply of an
+   * instance that died), under `parentId` (the user message it answers). Nothing when the id exists already.
+   */
+  async insertReplyAsMaintenance(
+    sql: SqlExecutor,
+    message: { messageId: string; sessionId: string; parentId: string; content: string; metadata: object },
+  ): Promise<void> {
+    await sql.query(
+      `INSERT INTO chat_messages (message_id, session_id, role, content, metadata, parent_id)
+       SELECT $1::uuid, $2::uuid, 'assistant', $3, $4::jsonb, m.message_id
+         FROM chat_messages m WHERE m.message_id = $5::uuid AND m.session_id = $2::uuid
+       ON CONFLICT (message_id) DO NOTHING`,
+      [
+        message.messageId,
+        message.sessionId,
+        message.content,
+        JSON.stringify(message.metadata),
+        message.parentId,
+      ],
+    );
   }
 }
