@@ -188,15 +188,22 @@ export function Chat({
     setDraft('');
   };
 
+  // Stopping ends the reply on the server (it would otherwise go on without its stream, to be resumed), then
+  // the stream here.
+  const stopReply = useCallback(() => {
+    if (session.current) void Api.stopReply(session.current).catch(() => undefined);
+    void stop();
+  }, [stop]);
+
   // Esc stops a reply wherever the focus is.
   useEffect(() => {
     if (!busy) return;
     const onKey = (event: globalThis.KeyboardEvent) => {
-      if (event.key === 'Escape') void stop();
+      if (event.key === 'Escape') stopReply();
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [busy, stop]);
+  }, [busy, stopReply]);
 
   const onComposerKey = (event: KeyboardEvent<HTMLTextAreaElement>) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
@@ -285,7 +292,7 @@ export function Chat({
           onKeyDown={onComposerKey}
         />
         {busy ? (
-          <button type="button" className="stop" onClick={() => void stop()}>
+          <button type="button" className="stop" onClick={stopReply}>
             Stop
           </button>
         ) : (
@@ -314,7 +321,9 @@ function MessageView({ message, streaming }: { message: ChatMessage; streaming: 
         <div className="plain">{text}</div>
       )}
       {streaming && <span className="cursor" aria-hidden="true" />}
-      {metadata?.finish_reason === 'aborted' && <p className="muted small">Stopped.</p>}
+      {(metadata?.finish_reason === 'aborted' || metadata?.finish_reason === 'stopped') && (
+        <p className="muted small">Stopped.</p>
+      )}
       {metadata?.error && <p className="muted small">The reply was cut short: the model failed.</p>}
     </li>
   );

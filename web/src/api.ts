@@ -194,6 +194,8 @@ export const Api = {
   updateSession: (id: string, fields: { title?: string | null; is_active?: boolean }) =>
     api<Session>('PATCH', `/api/v1/sessions/${id}`, fields),
   deleteSession: (id: string) => api<void>('DELETE', `/api/v1/sessions/${id}`),
+  /** Stops the session's running reply on the server (closing the stream alone lets it finish). */
+  stopReply: (id: string) => api<unknown>('POST', `/api/v1/sessions/${id}/stop`, {}),
   messages: (id: string, params: { latest?: boolean; before?: string | null; limit?: number }) =>
     api<MessagePage>('GET', `/api/v1/sessions/${id}/messages${query({ limit: 50, ...params })}`),
 };
