@@ -9,7 +9,7 @@ import {
   useState,
   type KeyboardEvent,
 } from 'react';
-import { Api, authHeaders, chatErrorOf, describeError, type Message } from './api';
+import { Api, authHeaders, chatErrorOf, describeError, type ExportFormat, type Message } from './api';
 import { renderMarkdown } from './markdown';
 
 /** The `data-session` part Parley's chat stream sends before the reply. */
@@ -23,7 +23,14 @@ export interface SessionInfo {
 
 type ChatMessage = UIMessage<Record<string, unknown> | undefined, { session: SessionInfo }>;
 
+/** Where a saved message sits in the conversation tree (from GET …/messages). */
+interface Placement {
+  parent_id: string | null;
+  sibling_ids: string[];
+}
+
 const PAGE = 50;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toUiMessage(message: Message): ChatMessage {
   return {
@@ -38,9 +45,22 @@ const textOf = (message: ChatMessage) =>
   message.parts.map((part) => (part.type === 'text' ? part.text : '')).join('');
 
 /**
+ * A server that has no resumable streams answers GET /api/v1/chat/{id}/stream with 404: that is "nothing to
+ * resume" (204) to useChat, not an error to show.
+ */
+const chatFetch: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  if ((init?.method ?? 'GET') === 'GET' && /\/stream$/.test(url) && response.status === 404)
+    return new Response(null, { status: 204 });
+  return response;
+};
+
+/**
  * One conversation. History comes from GET /sessions/{id}/messages (`latest=true`, then `before=` pages as the
  * list scrolls up), so a long session loads only its newest page. Sending goes through useChat and the AI
- * SDK's DefaultChatTransport to POST /api/v1/chat, which answers the UI message stream useChat reads.
+ * SDK's DefaultChatTransport to POST /api/v1/chat, which answers the UI message stream useChat reads; a reply
+ * still running when the page was left is picked up again (GET /api/v1/chat/{session}/stream).
  */
 export function Chat({
   sessionId,
@@ -58,35 +78,68 @@ export function Chat({
   const project = useRef(projectId);
   project.current = projectId;
   const [chatId] = useState(() => sessionId ?? crypto.randomUUID());
+  const [placements, setPlacements] = useState<Map<string, Placement>>(() => new Map());
+  // What was sent for each question, so that a retry sends the very same request.
+  const sentBodies = useRef(new Map<string, Record<string, unknown>>());
 
   const transport = useMemo(
     () =>
       new DefaultChatTransport<ChatMessage>({
         api: '/api/v1/chat',
         headers: () => authHeaders(),
-        prepareSendMessagesRequest: ({ messages, headers }) => {
+        fetch: chatFetch,
+        // Resuming: the reply running in this chat's session (the chat id is the session id once it has one).
+        prepareReconnectToStreamRequest: ({ headers }) => ({
+          api: `/api/v1/chat/${session.current ?? chatId}/stream`,
+          headers: headers as Record<string, string>,
+        }),
+        prepareSendMessagesRequest: ({ messages, headers, trigger, messageId, body }) => {
+          const auth = headers as Record<string, string>;
+          // Regenerating a saved answer: the tree's own route writes a new reply beside it.
+          if (trigger === 'regenerate-message' && messageId && session.current && UUID.test(messageId))
+            return {
+              api: `/api/v1/sessions/${session.current}/messages/${messageId}/regenerate`,
+              headers: auth,
+              body: {},
+            };
           const last = messages[messages.length - 1];
           const question = [...messages].reverse().find((m) => m.role === 'user');
+          // A retry of the same question (after a 502, 429 or a lost connection) is the same request, body
+          // and Idempotency-Key alike: Parley answers it once, continuing with the saved question.
+          const retried = last?.role === 'user' ? sentBodies.current.get(last.id) : undefined;
           const target = session.current
             ? { session_id: session.current }
             : project.current
               ? { project_id: project.current }
               : {};
+          const edit =
+            body && 'parent_message_id' in body ? { parent_message_id: body.parent_message_id } : {};
+          const sent = retried ?? { text: question ? textOf(question) : '', ...target, ...edit };
+          if (last?.role === 'user') sentBodies.current.set(last.id, sent);
           return {
-            headers: {
-              ...(headers as Record<string, string>),
-              // A retry of the same question (after a 502, 429 or a lost connection) is the same request:
-              // Parley answers it once, and continues with the saved question instead of adding another.
-              ...(last?.role === 'user' ? { 'idempotency-key': `web-${last.id}` } : {}),
-            },
-            body: { text: question ? textOf(question) : '', ...target },
+            headers: { ...auth, ...(last?.role === 'user' ? { 'idempotency-key': `web-${last.id}` } : {}) },
+            body: sent,
           };
         },
       }),
-    [],
+    [chatId],
   );
 
-  const { messages, setMessages, sendMessage, status, stop, error, regenerate, clearError } =
+  const [older, setOlder] = useState<ChatMessage[]>([]);
+  const [before, setBefore] = useState<string | null>(null);
+  const [hasOlder, setHasOlder] = useState(false);
+  const [loading, setLoading] = useState(sessionId !== null);
+  const [historyProblem, setHistoryProblem] = useState<string | null>(null);
+  const [draft, setDraft] = useState('');
+  const [editing, setEditing] = useState<{ id: string; text: string } | null>(null);
+  const [exportProblem, setExportProblem] = useState<string | null>(null);
+  const scroller = useRef<HTMLDivElement>(null);
+  const topSentinel = useRef<HTMLDivElement>(null);
+  const keepOffset = useRef<number | null>(null);
+  const stickToBottom = useRef(true);
+  const reloadAfterReply = useRef<() => void>(() => undefined);
+
+  const { messages, setMessages, sendMessage, status, stop, error, regenerate, clearError, resumeStream } =
     useChat<ChatMessage>({
       id: chatId,
       transport,
@@ -98,52 +151,65 @@ export function Chat({
           onSession(info);
         }
       },
-      onFinish: () => onActivity(),
+      onFinish: ({ isAbort, isError }) => {
+        onActivity();
+        // The saved messages' ids and places in the tree (for edit, regenerate and ‹ 1/2 ›).
+        if (!isAbort && !isError) reloadAfterReply.current();
+      },
     });
-
-  const [older, setOlder] = useState<ChatMessage[]>([]);
-  const [before, setBefore] = useState<string | null>(null);
-  const [hasOlder, setHasOlder] = useState(false);
-  const [loading, setLoading] = useState(sessionId !== null);
-  const [historyProblem, setHistoryProblem] = useState<string | null>(null);
-  const [draft, setDraft] = useState('');
-  const scroller = useRef<HTMLDivElement>(null);
-  const topSentinel = useRef<HTMLDivElement>(null);
-  const keepOffset = useRef<number | null>(null);
-  const stickToBottom = useRef(true);
 
   // useChat hands out a new setMessages on every render; the history load must not follow it.
   const replaceMessages = useRef(setMessages);
   replaceMessages.current = setMessages;
+  const resume = useRef(resumeStream);
+  resume.current = resumeStream;
 
-  const loadLatest = useCallback(async () => {
-    if (!sessionId) return;
+  const remember = (page: Message[]) =>
+    setPlacements((known) => {
+      const next = new Map(known);
+      for (const m of page)
+        if (m.sibling_ids)
+          next.set(m.message_id, { parent_id: m.parent_id ?? null, sibling_ids: m.sibling_ids });
+      return next;
+    });
+
+  /** The newest page of the current branch, replacing what is shown (older pages are read again on scroll). */
+  const loadLatest = useCallback(async (thenResume: boolean) => {
+    const id = session.current;
+    if (!id) return;
     setLoading(true);
     try {
-      const page = await Api.messages(sessionId, { latest: true, limit: PAGE });
+      const page = await Api.messages(id, { latest: true, limit: PAGE });
       replaceMessages.current(page.data.map(toUiMessage));
+      remember(page.data);
+      setOlder([]);
       setBefore(page.prev_before);
       setHasOlder(page.has_more);
       setHistoryProblem(null);
+      stickToBottom.current = true;
+      if (thenResume) void resume.current();
     } catch (problem) {
       setHistoryProblem(describeError(problem));
     } finally {
       setLoading(false);
     }
-  }, [sessionId]);
+  }, []);
+  reloadAfterReply.current = () => void loadLatest(false);
 
   useEffect(() => {
-    void loadLatest();
+    void loadLatest(true);
   }, [loadLatest]);
 
   const loadOlder = useCallback(async () => {
-    if (!sessionId || !before || loading) return;
+    const id = session.current;
+    if (!id || !before || loading) return;
     setLoading(true);
     try {
-      const page = await Api.messages(sessionId, { before, limit: PAGE });
+      const page = await Api.messages(id, { before, limit: PAGE });
       const box = scroller.current;
       keepOffset.current = box ? box.scrollHeight - box.scrollTop : null;
       setOlder((list) => [...page.data.map(toUiMessage), ...list]);
+      remember(page.data);
       setBefore(page.prev_before);
       setHasOlder(page.has_more);
     } catch (problem) {
@@ -151,7 +217,7 @@ export function Chat({
     } finally {
       setLoading(false);
     }
-  }, [sessionId, before, loading]);
+  }, [before, loading]);
 
   // Older pages when the top of the conversation scrolls into view.
   useEffect(() => {
@@ -188,10 +254,9 @@ export function Chat({
     setDraft('');
   };
 
-  // Stopping ends the reply on the server (it would otherwise go on without its stream, to be resumed), then
-  // the stream here.
-  const stopReply = useCallback(() => {
-    if (session.current) void Api.stopReply(session.current).catch(() => undefined);
+  /** Stop: the server stops generating (its stop route), and this page stops reading. */
+  const halt = useCallback(() => {
+    if (session.current) void Api.stop(session.current).catch(() => undefined);
     void stop();
   }, [stop]);
 
@@ -199,11 +264,11 @@ export function Chat({
   useEffect(() => {
     if (!busy) return;
     const onKey = (event: globalThis.KeyboardEvent) => {
-      if (event.key === 'Escape') stopReply();
+      if (event.key === 'Escape') halt();
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [busy, stopReply]);
+  }, [busy, halt]);
 
   const onComposerKey = (event: KeyboardEvent<HTMLTextAreaElement>) => {
     if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
@@ -212,11 +277,69 @@ export function Chat({
     }
   };
 
+  /** Edit a question: a new one beside it (same parent); the branch shown becomes the new one. */
+  const saveEdit = () => {
+    if (!editing || busy) return;
+    const place = placements.get(editing.id);
+    const index = messages.findIndex((m) => m.id === editing.id);
+    if (!place || index < 0 || !editing.text.trim()) return;
+    replaceMessages.current(messages.slice(0, index));
+    stickToBottom.current = true;
+    clearError();
+    void sendMessage({ text: editing.text.trim() }, { body: { parent_message_id: place.parent_id } });
+    setEditing(null);
+  };
+
+  const switchTo = async (messageId: string) => {
+    if (!session.current || busy) return;
+    try {
+      await Api.switchBranch(session.current, messageId);
+      await loadLatest(false);
+      onActivity();
+    } catch (problem) {
+      setHistoryProblem(describeError(problem));
+    }
+  };
+
+  const exportAs = async (format: ExportFormat) => {
+    if (!session.current) return;
+    try {
+      setExportProblem(null);
+      await Api.exportSession(session.current, format);
+    } catch (problem) {
+      setExportProblem(describeError(problem));
+    }
+  };
+
   const failure = error ? chatErrorOf(error) : null;
   const shown = [...older, ...messages];
+  const inLatest = new Set(messages.map((m) => m.id));
 
   return (
     <section className="chat" aria-label="Conversation">
+      {session.current && (
+        <div className="chat-tools">
+          <details className="menu">
+            <summary>Export</summary>
+            <div className="menu-items" role="group" aria-label="Export this session">
+              <button type="button" onClick={() => void exportAs('markdown')}>
+                Markdown
+              </button>
+              <button type="button" onClick={() => void exportAs('json')}>
+                JSON
+              </button>
+              <button type="button" onClick={() => void exportAs('chatgpt')}>
+                ChatGPT
+              </button>
+            </div>
+          </details>
+          {exportProblem && (
+            <span role="alert" className="error">
+              {exportProblem}
+            </span>
+          )}
+        </div>
+      )}
       <div
         className="messages"
         ref={scroller}
@@ -236,7 +359,7 @@ export function Chat({
         {historyProblem && (
           <p role="alert" className="error">
             {historyProblem}{' '}
-            <button type="button" onClick={() => void loadLatest()}>
+            <button type="button" onClick={() => void loadLatest(false)}>
               Retry
             </button>
           </p>
@@ -250,13 +373,38 @@ export function Chat({
           </div>
         )}
         <ol className="message-list" aria-live="polite">
-          {shown.map((message, index) => (
-            <MessageView
-              key={message.id}
-              message={message}
-              streaming={busy && index === shown.length - 1 && message.role === 'assistant'}
-            />
-          ))}
+          {shown.map((message, index) => {
+            const place = placements.get(message.id);
+            const last = index === shown.length - 1;
+            const canChange = !busy && place !== undefined && inLatest.has(message.id);
+            return (
+              <MessageView
+                key={message.id}
+                message={message}
+                streaming={busy && last && message.role === 'assistant'}
+                place={place}
+                editing={editing?.id === message.id ? editing.text : null}
+                onEdit={
+                  canChange && message.role === 'user'
+                    ? () => setEditing({ id: message.id, text: textOf(message) })
+                    : undefined
+                }
+                onEditText={(text) => setEditing((e) => (e ? { ...e, text } : e))}
+                onEditSave={saveEdit}
+                onEditCancel={() => setEditing(null)}
+                onRegenerate={
+                  canChange && message.role === 'assistant'
+                    ? () => {
+                        stickToBottom.current = true;
+                        clearError();
+                        void regenerate({ messageId: message.id });
+                      }
+                    : undefined
+                }
+                onSwitch={!busy ? (id) => void switchTo(id) : undefined}
+              />
+            );
+          })}
         </ol>
         {status === 'submitted' && (
           <p className="muted thinking" role="status">
@@ -292,7 +440,7 @@ export function Chat({
           onKeyDown={onComposerKey}
         />
         {busy ? (
-          <button type="button" className="stop" onClick={stopReply}>
+          <button type="button" className="stop" onClick={halt}>
             Stop
           </button>
         ) : (
@@ -305,17 +453,76 @@ export function Chat({
   );
 }
 
-function MessageView({ message, streaming }: { message: ChatMessage; streaming: boolean }) {
+function MessageView({
+  message,
+  streaming,
+  place,
+  editing,
+  onEdit,
+  onEditText,
+  onEditSave,
+  onEditCancel,
+  onRegenerate,
+  onSwitch,
+}: {
+  message: ChatMessage;
+  streaming: boolean;
+  place: Placement | undefined;
+  editing: string | null;
+  onEdit?: () => void;
+  onEditText: (text: string) => void;
+  onEditSave: () => void;
+  onEditCancel: () => void;
+  onRegenerate?: () => void;
+  onSwitch?: (messageId: string) => void;
+}) {
   const text = textOf(message);
   const html = useMemo(
     () => (message.role === 'assistant' ? renderMarkdown(text) : ''),
     [message.role, text],
   );
   const metadata = message.metadata as { finish_reason?: string; error?: { message?: string } } | undefined;
+  const siblings = place?.sibling_ids ?? [];
+  const position = siblings.indexOf(message.id);
+  const who = message.role === 'user' ? 'Your message' : 'Reply';
   return (
     <li className={`message ${message.role}`} data-message-id={message.id}>
       <span className="visually-hidden">{message.role === 'user' ? 'You said:' : 'Parley said:'}</span>
-      {message.role === 'assistant' ? (
+      {editing !== null ? (
+        <form
+          className="edit"
+          onSubmit={(event) => {
+            event.preventDefault();
+            onEditSave();
+          }}
+        >
+          <label htmlFor={`edit-${message.id}`} className="visually-hidden">
+            Edit your message
+          </label>
+          <textarea
+            id={`edit-${message.id}`}
+            autoFocus
+            value={editing}
+            rows={3}
+            onChange={(event) => onEditText(event.target.value)}
+            onKeyDown={(event) => {
+              if (event.key === 'Escape') onEditCancel();
+              if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+                event.preventDefault();
+                onEditSave();
+              }
+            }}
+          />
+          <div className="row">
+            <button type="submit" className="primary">
+              Send edit
+            </button>
+            <button type="button" onClick={onEditCancel}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      ) : message.role === 'assistant' ? (
         <div className="markdown" dangerouslySetInnerHTML={{ __html: html }} />
       ) : (
         <div className="plain">{text}</div>
@@ -325,6 +532,47 @@ function MessageView({ message, streaming }: { message: ChatMessage; streaming: 
         <p className="muted small">Stopped.</p>
       )}
       {metadata?.error && <p className="muted small">The reply was cut short: the model failed.</p>}
+      {(siblings.length > 1 || onEdit || onRegenerate) && editing === null && (
+        <div className="message-tools">
+          {siblings.length > 1 && position >= 0 && (
+            <span
+              className="versions"
+              role="group"
+              aria-label={`${who}: version ${position + 1} of ${siblings.length}`}
+            >
+              <button
+                type="button"
+                aria-label={`Previous version of this ${message.role === 'user' ? 'message' : 'reply'}`}
+                disabled={!onSwitch || position === 0}
+                onClick={() => onSwitch?.(siblings[position - 1])}
+              >
+                ‹
+              </button>
+              <span>
+                {position + 1}/{siblings.length}
+              </span>
+              <button
+                type="button"
+                aria-label={`Next version of this ${message.role === 'user' ? 'message' : 'reply'}`}
+                disabled={!onSwitch || position === siblings.length - 1}
+                onClick={() => onSwitch?.(siblings[position + 1])}
+              >
+                ›
+              </button>
+            </span>
+          )}
+          {onEdit && (
+            <button type="button" onClick={onEdit}>
+              Edit
+            </button>
+          )}
+          {onRegenerate && (
+            <button type="button" onClick={onRegenerate}>
+              Regenerate
+            </button>
+          )}
+        </div>
+      )}
     </li>
   );
 }

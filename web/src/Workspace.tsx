@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
-import { Api, describeError, type Project, type User } from './api';
+import { Api, describeError, type ExportFormat, type Project, type User } from './api';
 import { Chat, type SessionInfo } from './Chat';
 import { navigate, useRoute } from './hash';
 import { Sidebar } from './Sidebar';
@@ -83,6 +83,22 @@ export function Workspace({
         </button>
         <span className="brand">Parley</span>
         <span className="spacer" />
+        <details className="menu">
+          <summary>Export all</summary>
+          <div className="menu-items" role="group" aria-label="Export every session">
+            {(['markdown', 'json', 'chatgpt'] as ExportFormat[]).map((format) => (
+              <button
+                key={format}
+                type="button"
+                onClick={() =>
+                  void Api.exportAll(format).catch((error: unknown) => setProblem(describeError(error)))
+                }
+              >
+                {format === 'markdown' ? 'Markdown' : format === 'json' ? 'JSON' : 'ChatGPT'}
+              </button>
+            ))}
+          </div>
+        </details>
         <span className="who" title={user.user_id}>
           {user.display_name || 'Unnamed user'}
         </span>
@@ -95,6 +111,9 @@ export function Workspace({
           {problem}{' '}
           <button type="button" onClick={() => void loadProjects().then(() => setProblem(null))}>
             Retry
+          </button>{' '}
+          <button type="button" onClick={() => setProblem(null)}>
+            Dismiss
           </button>
         </p>
       )}

@@ -40,6 +40,9 @@ export interface Message {
   content: string;
   metadata: Record<string, unknown> | null;
   created_at: string;
+  /** With conversation trees: the message this one follows, and the versions beside it (itself included). */
+  parent_id?: string | null;
+  sibling_ids?: string[];
 }
 
 export interface List<T> {
@@ -179,6 +182,30 @@ export function query(params: Record<string, string | number | boolean | null | 
   return text ? `?${text}` : '';
 }
 
+/** GETs a file with the caller's identity and hands it to the browser as a download. */
+export async function download(path: string, fallbackName: string): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(path, { headers: authHeaders() });
+  } catch (error) {
+    throw new ApiError(0, (error as Error).message);
+  }
+  if (!response.ok) throw await errorOf(response);
+  const blob = await response.blob();
+  const disposition = response.headers.get('content-disposition') ?? '';
+  const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? fallbackName;
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+export type ExportFormat = 'markdown' | 'json' | 'chatgpt';
+
 export const Api = {
   settings: async (): Promise<WebSettings> => {
     const response = await fetch('/web-config.json');
@@ -194,8 +221,26 @@ export const Api = {
   updateSession: (id: string, fields: { title?: string | null; is_active?: boolean }) =>
     api<Session>('PATCH', `/api/v1/sessions/${id}`, fields),
   deleteSession: (id: string) => api<void>('DELETE', `/api/v1/sessions/${id}`),
-  /** Stops the session's running reply on the server (closing the stream alone lets it finish). */
-  stopReply: (id: string) => api<unknown>('POST', `/api/v1/sessions/${id}/stop`, {}),
   messages: (id: string, params: { latest?: boolean; before?: string | null; limit?: number }) =>
     api<MessagePage>('GET', `/api/v1/sessions/${id}/messages${query({ limit: 50, ...params })}`),
+  /** Stops the session's running reply on whichever instance runs it; a server without the route is fine. */
+  stop: async (id: string) => {
+    try {
+      await api<void>('POST', `/api/v1/sessions/${id}/stop`);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) throw error;
+    }
+  },
+  switchBranch: (id: string, messageId: string) =>
+    api<Session>('PUT', `/api/v1/sessions/${id}/current-leaf`, { message_id: messageId }),
+  exportSession: (id: string, format: ExportFormat) =>
+    download(
+      `/api/v1/sessions/${id}/export${query({ format })}`,
+      `parley-session.${format === 'markdown' ? 'md' : 'json'}`,
+    ),
+  exportAll: (format: ExportFormat) =>
+    download(
+      `/api/v1/users/me/export${query({ format })}`,
+      `parley-export.${format === 'markdown' ? 'md' : 'json'}`,
+    ),
 };
