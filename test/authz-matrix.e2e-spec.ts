@@ -98,6 +98,13 @@ interface Probe {
  * The request: `chosen` locations take their id from `chosen`, the other required ids come from `rest`, other
  * optional ids are left out; the rest of the body is a valid example (every declared field).
  */
+/**
+ * Required query parameters that need a telling value rather than the schema's example: a search for words
+ * every arranged user's titles and messages hold (`session …`, `message …`, `… shared …`), so a search that
+ * leaked would show another user's rows.
+ */
+const QUERY_VALUES: Record<string, string> = { q: 'session or message or shared' };
+
 function probe(op: ApiOperation, target: IdLocation[], chosen: (l: IdLocation) => string, rest: Ids): Probe {
   const locations = idLocations(op);
   const targeted = (l: IdLocation) => target.some((x) => x.in === l.in && x.name === l.name);
@@ -107,7 +114,7 @@ function probe(op: ApiOperation, target: IdLocation[], chosen: (l: IdLocation) =
   const query = included.filter((l) => l.in === 'query').map((l) => [l.name, value(l)] as [string, string]);
   for (const p of op.parameters)
     if (p.in === 'query' && p.required && !locations.some((l) => l.name === p.name))
-      query.push([p.name, String(exampleValue(doc, p.schema))]);
+      query.push([p.name, String(QUERY_VALUES[p.name] ?? exampleValue(doc, p.schema))]);
   let payload: string | undefined;
   if (op.body?.schema) {
     const body = exampleValue(doc, op.body.schema) as Record<string, unknown>;

@@ -198,6 +198,19 @@ const CASES: Case[] = [
   c('legacy_imports',    'update', 'EEEEE', 'a ledger row', `UPDATE legacy_imports SET user_id = '{me}'`, 'owner'),
   c('legacy_imports',    'delete', 'EEEEE', 'the ledger', `DELETE FROM legacy_imports`, 'owner'),
 
+  // message_search: MO's words (written by chat_messages' triggers only; read by its owner's searches).
+  c('message_search',    'select', 'Y000E', "MO's row", `SELECT 1 AS one FROM message_search WHERE message_id = '{MO}'`),
+  c('message_search',    'insert', 'EEEEE', 'a row for MO', `INSERT INTO message_search (message_id, user_id, session_id, role, created_at, vector) VALUES ('{MO}', '{me}', '{SO}', 'user', now(), 'x')`, { none: 'MO has its row already (the primary key)' }),
+  c('message_search',    'update', 'EEEEE', "vector of MO's row", `UPDATE message_search SET vector = 'x' WHERE message_id = '{MO}'`, 'owner'),
+  c('message_search',    'update', 'EEEEE', "user_id of MO's row (to the caller)", `UPDATE message_search SET user_id = '{me}' WHERE message_id = '{MO}'`, 'owner'),
+  c('message_search',    'delete', 'EEEEE', "MO's row (hiding it from search)", `DELETE FROM message_search WHERE message_id = '{MO}'`, 'owner'),
+
+  // search_settings: the search language, out of reach of request roles.
+  c('search_settings',   'select', 'EEEEE', 'the setting', `SELECT 1 AS one FROM search_settings`, 'owner'),
+  c('search_settings',   'insert', 'EEEEE', 'a second setting', `INSERT INTO search_settings (singleton, language) VALUES (true, 'english')`, { none: 'one row only (the primary key)' }),
+  c('search_settings',   'update', 'EEEEE', 'the language', `UPDATE search_settings SET language = 'english'`, 'owner'),
+  c('search_settings',   'delete', 'EEEEE', 'the setting', `DELETE FROM search_settings`, 'owner'),
+
 ];
 
 function fill(sql: string, me: string): string {

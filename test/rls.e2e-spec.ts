@@ -85,6 +85,14 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
     expect(result.map((r) => r.content).sort()).toEqual(['from A', 'to A']);
   });
 
+  it("message_search (the search's words) as user A holds only A's messages; with no caller, nothing", async () => {
+    const mine = await asA((tx) => rows(tx, 'SELECT message_id, user_id, session_id FROM message_search'));
+    expect(mine.length).toBe(2);
+    expect(mine.every((r) => r.user_id === A && r.session_id === ids.sessionA)).toBe(true);
+    const none = await asNobody((tx) => rows(tx, 'SELECT message_id FROM message_search'));
+    expect(none).toEqual([]);
+  });
+
   it('an unscoped SELECT * FROM dossier as user A returns only projects A belongs to', async () => {
     const result = await asA((tx) => rows(tx, 'SELECT * FROM dossier'));
     expect(result.map((r) => r.project_id)).toEqual([ids.projectA]);
@@ -210,6 +218,8 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
       'chat_instances',
       'chat_generations',
       'chat_generation_chunks',
+      'search_settings',
+      'message_search',
     ];
     const forced = await t.sql.query<{ relname: string }>(
       `SELECT relname FROM pg_class

@@ -70,3 +70,31 @@ export type SessionCursor = CursorPosition<typeof SESSION_CURSOR>;
 /** A caller's project list: (last_activity_at, project_id) of a page's last project. */
 export const PROJECT_CURSOR = keysetCursor('p1', 'lastActivityAt', 'projectId');
 export type ProjectCursor = CursorPosition<typeof PROJECT_CURSOR>;
+
+const RANK = /^\d{1,6}(\.\d{1,6})?$/;
+
+/**
+ * A ranked list's cursor: base64url of `<tag>|<rank>|<timestamp>|<id>`, the (rank, timestamp, id) of a page's
+ * last row, the rank as the decimal text PostgreSQL printed (at most 6 decimals, so it goes back exactly).
+ */
+export function rankedKeysetCursor(tag: string): CursorCodec<{ rank: string; at: string; id: string }> {
+  return {
+    encode(position) {
+      return Buffer.from(`${tag}|${position.rank}|${position.at}|${position.id}`, 'utf8').toString(
+        'base64url',
+      );
+    },
+    decode(text) {
+      if (!TEXT.test(text)) throw invalid();
+      const parts = Buffer.from(text, 'base64url').toString('utf8').split('|');
+      if (parts.length !== 4 || parts[0] !== tag) throw invalid();
+      const [, rank, at, id] = parts;
+      if (!RANK.test(rank) || !isValidTimestamp(at) || !isUuid(id)) throw invalid();
+      return { rank, at, id: id.toLowerCase() };
+    },
+  };
+}
+
+/** Search results: (rank, created_at, id) of a page's last hit. */
+export const SEARCH_CURSOR = rankedKeysetCursor('s1');
+export type SearchCursor = CursorPosition<typeof SEARCH_CURSOR>;

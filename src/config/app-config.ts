@@ -347,6 +347,15 @@ export class EnvironmentVariables {
   @Transform(toBool)
   @IsBoolean()
   METRICS_ENABLED = true;
+
+  /**
+   * PostgreSQL's text search configuration for search (simple: words as typed, any language; or english,
+   * german, ...). A change re-indexes every message and title at the next start (docs/search.md).
+   */
+  @Matches(/^[a-z_][a-z0-9_]{0,62}$/, {
+    message: 'SEARCH_LANGUAGE must name a PostgreSQL text search configuration, such as simple or english',
+  })
+  SEARCH_LANGUAGE = 'simple';
 }
 
 export type AppConfig = Readonly<EnvironmentVariables>;

@@ -182,15 +182,45 @@ export class DatabaseService implements OnApplicationShutdown {
       this.client = new PrismaClient({ adapter: new PrismaPGlite(this.pglite) });
       this.logger.log(`Using embedded PostgreSQL (PGlite) in ${dataDir}`);
     }
-    if (this.config.DB_MIGRATE_ON_START) {
-      const result = await this.migrateNow();
-      this.logger.log(
-        result.applied.length > 0
-          ? `Applied migrations: ${result.applied.join(', ')}`
-          : `Database schema up to date (${result.alreadyApplied} migrations)`,
-      );
-    }
+    await this.withSchemaConnection(async (executor) => {
+      if (this.config.DB_MIGRATE_ON_START) {
+        const result = await migrate(executor);
+        this.logger.log(
+          result.applied.length > 0
+            ? `Applied migrations: ${result.applied.join(', ')}`
+            : `Database schema up to date (${result.alreadyApplied} migrations)`,
+        );
+      }
+      await this.applySearchLanguage(executor);
+    });
     if (this.pool && this.config.DATABASE_REPLICA_URLS) await this.startReplicas(this.pool);
+  }
+
+  /**
+   * SEARCH_LANGUAGE becomes the database's search configuration; when it changed, every stored search vector
+   * is rewritten (app.use_search_language, in one transaction). An unknown configuration stops the start.
+   */
+  private async applySearchLanguage(executor: SqlExecutor): Promise<void> {
+    const language = this.config.SEARCH_LANGUAGE;
+    try {
+      const [row] = await executor.query<{ changed: boolean }>(
+        'SELECT app.use_search_language($1) AS changed',
+        [language],
+      );
+      if (row?.changed) this.logger.warn(`Search language is now ${language}: messages re-indexed`);
+    } catch (error) {
+      if (sqlStateOf(error) === '42704') {
+        throw new Error(`SEARCH_LANGUAGE: PostgreSQL has no text search configuration named ${language}`, {
+          cause: error,
+        });
+      }
+      // Migrations not applied yet (DB_MIGRATE_ON_START=false): the setting waits for the next start.
+      if (sqlStateOf(error) === '42883') {
+        this.logger.warn('Search language not applied: the database has no search migration yet');
+        return;
+      }
+      throw error;
+    }
   }
 
   /** Opens the replicas' pools and checks them once before the service takes traffic (then in the background). */
@@ -255,16 +285,16 @@ export class DatabaseService implements OnApplicationShutdown {
   }
 
   /**
-   * Applies pending migrations. On a server this uses a direct connection of its own (DATABASE_DIRECT_URL,
-   * else DATABASE_URL), outside the pool: one session for the advisory lock and each migration's
-   * BEGIN/COMMIT, which a transaction pooler would spread over several server connections, and no
-   * statement_timeout (building an index on a large table may take longer than any request should).
+   * Schema work at start (migrations, the search language). On a server it uses a direct connection of its
+   * own (DATABASE_DIRECT_URL, else DATABASE_URL), outside the pool: one session for the advisory lock and each
+   * migration's BEGIN/COMMIT, which a transaction pooler would spread over several server connections, and no
+   * statement_timeout (building an index or re-indexing a large table may take longer than any request should).
    */
-  private async migrateNow(): Promise<Awaited<ReturnType<typeof migrate>>> {
+  private async withSchemaConnection(work: (executor: SqlExecutor) => Promise<void>): Promise<void> {
     const client = await this.openDirectConnection('parley-migrate');
-    if (!client) return migrate(this.maintenance());
+    if (!client) return work(this.maintenance());
     try {
-      return await migrate(pgExecutor(client));
+      await work(pgExecutor(client));
     } finally {
       await client.end();
     }
