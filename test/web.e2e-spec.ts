@@ -79,6 +79,8 @@ const waitingFor = (path: string, what: string) =>
     ? { it, note: '' }
     : { it: it.skip, note: ` [skipped: ${what} (${path}) has not landed]` };
 const tree = waitingFor('/api/v1/sessions/{session_id}/current-leaf', 'the conversation tree');
+const search = waitingFor('/api/v1/search', 'search');
+const accounts = waitingFor('/api/v1/auth/login', 'local accounts');
 const resumable = waitingFor('/api/v1/chat/{session_id}/stream', 'resumable streams');
 
 suite(
@@ -180,9 +182,18 @@ suite(
       const missing = await fetch(`${baseUrl}/api/v1/nothing-here`);
       expect(missing.status).toBe(404);
       expect(await missing.json()).toMatchObject({ statusCode: 404, error: 'not_found' });
+      // The optional screens follow the routes this server has.
       expect(await (await fetch(`${baseUrl}/web-config.json`)).json()).toEqual({
         header_users: true,
         bearer: false,
+        features: {
+          accounts: API_PATHS.includes('/api/v1/auth/login'),
+          search: API_PATHS.includes('/api/v1/search'),
+          export: true,
+          branches: API_PATHS.includes('/api/v1/sessions/{session_id}/current-leaf'),
+          stop: true,
+          resume: true,
+        },
       });
     });
 
@@ -481,5 +492,65 @@ suite(
       await page.locator('.message.assistant', { hasText: FAKE_REPLY }).first().waitFor();
       expect(existsSync(WEB_DIST_DIR)).toBe(true);
     });
+
+    it('settings: the profile’s display name is saved and shown', async () => {
+      await page.getByRole('link', { name: 'Settings' }).click();
+      await page.getByRole('heading', { name: 'Settings' }).waitFor();
+      await page.getByLabel('Display name').fill('Ada Lovelace');
+      await page.getByRole('button', { name: 'Save profile' }).click();
+      await page.getByRole('status').filter({ hasText: 'Profile saved.' }).waitFor();
+      expect(await page.locator('.who').textContent()).toBe('Ada Lovelace');
+    });
+
+    search.it(
+      `search finds messages with highlighted snippets, and a hit opens its session at the message${search.note}`,
+      async () => {
+        await page.getByLabel('Search all sessions').fill('lighthouse');
+        await page.getByLabel('Search all sessions').press('Enter');
+        await page.getByRole('heading', { name: 'Results for “lighthouse”' }).waitFor();
+        const hit = page.locator('.search-results li', { hasText: 'Plan a short story' }).first();
+        await hit.waitFor();
+        expect(await hit.locator('mark').first().textContent()).toMatch(/lighthouse/i);
+        await expectNoSeriousA11yViolations(page);
+        await shoot(page, 'search');
+        await hit.locator('a').click();
+        await page.locator('.message.focused', { hasText: 'about a lighthouse' }).waitFor();
+        expect(page.url()).toMatch(/#\/s\/[0-9a-f-]{36}\?m=[0-9a-f-]{36}$/);
+      },
+    );
+
+    accounts.it(
+      `an account: register, chat, sign out, sign in again and see the history; a reload stays signed in${accounts.note}`,
+      async () => {
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByRole('button', { name: 'Sign in with an account instead' }).click();
+        await page.getByRole('button', { name: 'Create account', exact: true }).click();
+        await expectNoSeriousA11yViolations(page);
+        await page.getByLabel('Display name').fill('Grace');
+        await page.getByLabel('Email').fill('grace@example.test');
+        await page.getByLabel('Password').fill('a long passphrase');
+        await page.getByRole('button', { name: 'Create account and sign in' }).click();
+        await page.getByRole('heading', { name: 'What are you writing?' }).waitFor();
+        expect(await page.locator('.who').textContent()).toBe('Grace');
+        await composer().fill('Notes on compilers');
+        await composer().press('Enter');
+        await page.locator('.message.assistant', { hasText: FAKE_REPLY }).waitFor();
+
+        await page.reload();
+        await page.locator('.session-title', { hasText: 'Notes on compilers' }).waitFor();
+        expect(await page.locator('.who').textContent()).toBe('Grace');
+
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+        await page.reload();
+        await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+        await page.getByLabel('Email').fill('grace@example.test');
+        await page.getByLabel('Password').fill('a long passphrase');
+        await page.locator('form').getByRole('button', { name: 'Sign in', exact: true }).click();
+        await page.locator('.session-title', { hasText: 'Notes on compilers' }).click();
+        await page.locator('.message.user', { hasText: 'Notes on compilers' }).waitFor();
+        await page.locator('.message.assistant', { hasText: FAKE_REPLY }).waitFor();
+      },
+    );
   },
 );

@@ -23,12 +23,32 @@ const REVALIDATE = 'no-cache';
 export interface WebClientSettings {
   header_users: boolean;
   bearer: boolean;
+  /** Which optional screens this server's routes support (features other issues add, or turn off). */
+  features: Record<WebFeature, boolean>;
 }
 
-export function webClientSettings(config: AppConfig): WebClientSettings {
+/** A screen of the client and the route whose presence enables it. */
+const FEATURE_ROUTES = {
+  accounts: ['POST', '/api/v1/auth/login'],
+  search: ['GET', '/api/v1/search'],
+  export: ['GET', '/api/v1/users/me/export'],
+  branches: ['PUT', '/api/v1/sessions/:session_id/current-leaf'],
+  stop: ['POST', '/api/v1/sessions/:session_id/stop'],
+  resume: ['GET', '/api/v1/chat/:session_id/stream'],
+} as const;
+export type WebFeature = keyof typeof FEATURE_ROUTES;
+
+export function webClientSettings(config: AppConfig, fastify?: FastifyInstance): WebClientSettings {
+  const features = Object.fromEntries(
+    Object.entries(FEATURE_ROUTES).map(([name, [method, url]]) => [
+      name,
+      fastify ? fastify.hasRoute({ method, url }) : false,
+    ]),
+  ) as Record<WebFeature, boolean>;
   return {
     header_users: config.AUTH_HEADER_ENABLED && config.NODE_ENV !== 'production',
     bearer: Boolean(config.JWT_SECRET || config.JWKS_URL),
+    features,
   };
 }
 
@@ -44,9 +64,11 @@ export async function installWebClient(
   dir: string = WEB_DIST_DIR,
 ): Promise<void> {
   if (!config.WEB_ENABLED) return;
-  const settings = webClientSettings(config);
+  // Computed at the first request, once every module's routes are registered.
+  let settings: WebClientSettings | undefined;
   fastify.get('/web-config.json', { logLevel: 'warn' }, async (_request, reply) => {
     void reply.header('cache-control', REVALIDATE);
+    settings ??= webClientSettings(config, fastify);
     return settings;
   });
   if (!existsSync(join(dir, 'index.html'))) {

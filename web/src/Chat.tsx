@@ -9,7 +9,15 @@ import {
   useState,
   type KeyboardEvent,
 } from 'react';
-import { Api, authHeaders, chatErrorOf, describeError, type ExportFormat, type Message } from './api';
+import {
+  Api,
+  authorizedFetch,
+  chatErrorOf,
+  has,
+  describeError,
+  type ExportFormat,
+  type Message,
+} from './api';
 import { renderMarkdown } from './markdown';
 
 /** The `data-session` part Parley's chat stream sends before the reply. */
@@ -49,7 +57,8 @@ const textOf = (message: ChatMessage) =>
  * resume" (204) to useChat, not an error to show.
  */
 const chatFetch: typeof fetch = async (input, init) => {
-  const response = await fetch(input, init);
+  // authorizedFetch: the identity of the moment, and an expired access token refreshed once.
+  const response = await authorizedFetch(input, init);
   const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
   if ((init?.method ?? 'GET') === 'GET' && /\/stream$/.test(url) && response.status === 404)
     return new Response(null, { status: 204 });
@@ -64,11 +73,14 @@ const chatFetch: typeof fetch = async (input, init) => {
  */
 export function Chat({
   sessionId,
+  focusMessageId,
   projectId,
   onSession,
   onActivity,
 }: {
   sessionId: string | null;
+  /** A message to bring into view (a search hit): older pages are read until it is shown. */
+  focusMessageId?: string | null;
   projectId: string | null;
   onSession: (info: SessionInfo) => void;
   onActivity: () => void;
@@ -86,15 +98,13 @@ export function Chat({
     () =>
       new DefaultChatTransport<ChatMessage>({
         api: '/api/v1/chat',
-        headers: () => authHeaders(),
         fetch: chatFetch,
         // Resuming: the reply running in this chat's session (the chat id is the session id once it has one).
-        prepareReconnectToStreamRequest: ({ headers }) => ({
+        prepareReconnectToStreamRequest: () => ({
           api: `/api/v1/chat/${session.current ?? chatId}/stream`,
-          headers: headers as Record<string, string>,
         }),
         prepareSendMessagesRequest: ({ messages, headers, trigger, messageId, body }) => {
-          const auth = headers as Record<string, string>;
+          const auth = (headers ?? {}) as Record<string, string>;
           // Regenerating a saved answer: the tree's own route writes a new reply beside it.
           if (trigger === 'regenerate-message' && messageId && session.current && UUID.test(messageId))
             return {
@@ -187,7 +197,7 @@ export function Chat({
       setHasOlder(page.has_more);
       setHistoryProblem(null);
       stickToBottom.current = true;
-      if (thenResume) void resume.current();
+      if (thenResume && has('resume')) void resume.current();
     } catch (problem) {
       setHistoryProblem(describeError(problem));
     } finally {
@@ -242,6 +252,26 @@ export function Chat({
       keepOffset.current = null;
     } else if (stickToBottom.current) box.scrollTop = box.scrollHeight;
   }, [older, messages]);
+
+  // Bringing a message into view: page back until it is there (bounded), then scroll to it and mark it.
+  const focusPages = useRef(0);
+  useEffect(() => {
+    focusPages.current = 0;
+  }, [focusMessageId]);
+  useEffect(() => {
+    if (!focusMessageId || loading) return;
+    const shown = scroller.current?.querySelector(`[data-message-id="${focusMessageId}"]`);
+    if (shown) {
+      stickToBottom.current = false;
+      shown.scrollIntoView({ block: 'center' });
+      shown.classList.add('focused');
+      return;
+    }
+    if (hasOlder && focusPages.current < 40) {
+      focusPages.current += 1;
+      void loadOlder();
+    }
+  }, [focusMessageId, loading, hasOlder, older, messages, loadOlder]);
 
   const busy = status === 'submitted' || status === 'streaming';
 
@@ -317,7 +347,7 @@ export function Chat({
 
   return (
     <section className="chat" aria-label="Conversation">
-      {session.current && (
+      {session.current && has('export') && (
         <div className="chat-tools">
           <details className="menu">
             <summary>Export</summary>

@@ -31,7 +31,15 @@ function forgetUser(userId: string): void {
  * API lists no other users, so "pick" offers the users this browser created or used before, and an id can be
  * pasted; "create" makes a new user with POST /api/v1/users.
  */
-export function UserPicker({ onChosen, notice }: { onChosen: (user: User) => void; notice: string | null }) {
+export function UserPicker({
+  onChosen,
+  notice,
+  onAccounts,
+}: {
+  onChosen: (user: User) => void;
+  notice: string | null;
+  onAccounts?: () => void;
+}) {
   const [users, setUsers] = useState(knownUsers);
   const [name, setName] = useState('');
   const [pasted, setPasted] = useState('');
@@ -84,6 +92,13 @@ export function UserPicker({ onChosen, notice }: { onChosen: (user: User) => voi
       {problem && (
         <p role="alert" className="error">
           {problem}
+        </p>
+      )}
+      {onAccounts && (
+        <p>
+          <button type="button" onClick={onAccounts}>
+            Sign in with an account instead
+          </button>
         </p>
       )}
       {users.length > 0 && (

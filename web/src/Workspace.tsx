@@ -1,7 +1,9 @@
 import { useCallback, useEffect, useState } from 'react';
-import { Api, describeError, type ExportFormat, type Project, type User } from './api';
+import { Api, describeError, has, type ExportFormat, type Project, type User } from './api';
 import { Chat, type SessionInfo } from './Chat';
 import { navigate, useRoute } from './hash';
+import { SearchResults } from './Search';
+import { Settings } from './Settings';
 import { Sidebar } from './Sidebar';
 
 const PROJECT_KEY = 'parley.project';
@@ -9,12 +11,14 @@ const PROJECT_KEY = 'parley.project';
 /** The signed-in screen: header, sidebar (projects and sessions) and the open chat. */
 export function Workspace({
   user,
+  onUserChanged,
   onSignOut,
 }: {
   user: User;
   onUserChanged: (user: User) => void;
   onSignOut: () => void;
 }) {
+  const [query, setQuery] = useState('');
   const route = useRoute();
   const [projects, setProjects] = useState<Project[]>([]);
   const [projectId, setProjectId] = useState<string>(() => localStorage.getItem(PROJECT_KEY) ?? '');
@@ -44,9 +48,9 @@ export function Workspace({
   useEffect(() => {
     if (route.sessionId && route.sessionId !== chat.sessionId)
       setChat({ key: route.sessionId, sessionId: route.sessionId });
-    if (!route.sessionId && !route.archived && chat.sessionId)
+    if (!route.sessionId && !route.archived && !route.search && !route.settings && chat.sessionId)
       setChat({ key: `new-${crypto.randomUUID()}`, sessionId: null });
-  }, [route.sessionId, route.archived, chat.sessionId]);
+  }, [route.sessionId, route.archived, route.search, route.settings, chat.sessionId]);
 
   const chooseProject = (id: string) => {
     setProjectId(id);
@@ -82,26 +86,52 @@ export function Workspace({
           ☰
         </button>
         <span className="brand">Parley</span>
+        {has('search') && (
+          <form
+            role="search"
+            className="search-box"
+            onSubmit={(event) => {
+              event.preventDefault();
+              if (query.trim()) navigate(`#/search?q=${encodeURIComponent(query.trim())}`);
+            }}
+          >
+            <label htmlFor="search-input" className="visually-hidden">
+              Search all sessions
+            </label>
+            <input
+              id="search-input"
+              type="search"
+              placeholder="Search all sessions"
+              value={query}
+              onChange={(event) => setQuery(event.target.value)}
+            />
+          </form>
+        )}
         <span className="spacer" />
-        <details className="menu">
-          <summary>Export all</summary>
-          <div className="menu-items" role="group" aria-label="Export every session">
-            {(['markdown', 'json', 'chatgpt'] as ExportFormat[]).map((format) => (
-              <button
-                key={format}
-                type="button"
-                onClick={() =>
-                  void Api.exportAll(format).catch((error: unknown) => setProblem(describeError(error)))
-                }
-              >
-                {format === 'markdown' ? 'Markdown' : format === 'json' ? 'JSON' : 'ChatGPT'}
-              </button>
-            ))}
-          </div>
-        </details>
+        {has('export') && (
+          <details className="menu">
+            <summary>Export all</summary>
+            <div className="menu-items" role="group" aria-label="Export every session">
+              {(['markdown', 'json', 'chatgpt'] as ExportFormat[]).map((format) => (
+                <button
+                  key={format}
+                  type="button"
+                  onClick={() =>
+                    void Api.exportAll(format).catch((error: unknown) => setProblem(describeError(error)))
+                  }
+                >
+                  {format === 'markdown' ? 'Markdown' : format === 'json' ? 'JSON' : 'ChatGPT'}
+                </button>
+              ))}
+            </div>
+          </details>
+        )}
         <span className="who" title={user.user_id}>
           {user.display_name || 'Unnamed user'}
         </span>
+        <a href="#/settings" className="button-link">
+          Settings
+        </a>
         <button type="button" onClick={onSignOut}>
           Sign out
         </button>
@@ -138,13 +168,20 @@ export function Workspace({
         }}
       />
       <main className="chat-pane" id="chat">
-        <Chat
-          key={chat.key}
-          sessionId={chat.sessionId}
-          projectId={projectId || null}
-          onSession={onSession}
-          onActivity={() => setActivity((n) => n + 1)}
-        />
+        {route.search !== null ? (
+          <SearchResults q={route.search} />
+        ) : route.settings ? (
+          <Settings user={user} onUserChanged={onUserChanged} />
+        ) : (
+          <Chat
+            key={chat.key}
+            sessionId={chat.sessionId}
+            focusMessageId={route.sessionId === chat.sessionId ? route.messageId : null}
+            projectId={projectId || null}
+            onSession={onSession}
+            onActivity={() => setActivity((n) => n + 1)}
+          />
+        )}
       </main>
     </div>
   );

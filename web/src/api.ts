@@ -58,9 +58,30 @@ export interface MessagePage {
   next_after: string | null;
 }
 
+export interface SearchHit {
+  message_id: string | null;
+  session_id: string;
+  session_title: string | null;
+  role: string | null;
+  created_at: string;
+  /** HTML-escaped text with the matched words in <mark>. */
+  snippet: string;
+}
+
+export type Feature = 'accounts' | 'search' | 'export' | 'branches' | 'stop' | 'resume';
+
 export interface WebSettings {
   header_users: boolean;
   bearer: boolean;
+  /** Which optional screens the server's routes support (GET /web-config.json). */
+  features: Partial<Record<Feature, boolean>>;
+}
+
+let features: WebSettings['features'] = {};
+
+/** Whether the server has the routes of an optional screen. */
+export function has(feature: Feature): boolean {
+  return features[feature] === true;
 }
 
 const IDENTITY_KEY = 'parley.identity';
@@ -149,6 +170,43 @@ export function chatErrorOf(error: Error): ApiError {
   return new ApiError(-1, error.message || 'The reply failed.');
 }
 
+let refreshing: Promise<boolean> | null = null;
+
+/**
+ * A new access token from the refresh token (an HttpOnly cookie limited to /api/v1/auth, set at sign-in), once
+ * however many calls ask at the same moment. False when there is no valid sign-in to refresh.
+ */
+export function refreshAccess(): Promise<boolean> {
+  refreshing ??= (async () => {
+    try {
+      const response = await fetch('/api/v1/auth/refresh', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ cookie: true }),
+        credentials: 'same-origin',
+      });
+      if (!response.ok) return false;
+      const tokens = (await response.json()) as { access_token: string };
+      setIdentity({ kind: 'bearer', token: tokens.access_token });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      setTimeout(() => (refreshing = null), 0);
+    }
+  })();
+  return refreshing;
+}
+
+/** fetch with the caller's identity; a bearer token that expired is refreshed once and the call repeated. */
+export async function authorizedFetch(input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
+  const attempt = () =>
+    fetch(input, { ...init, headers: { ...(init.headers as Record<string, string>), ...authHeaders() } });
+  const response = await attempt();
+  if (response.status === 401 && identity?.kind === 'bearer' && (await refreshAccess())) return attempt();
+  return response;
+}
+
 export async function api<T>(
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   path: string,
@@ -156,10 +214,9 @@ export async function api<T>(
 ): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(path, {
+    response = await authorizedFetch(path, {
       method,
       headers: {
-        ...authHeaders(),
         accept: 'application/json',
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
@@ -186,7 +243,7 @@ export function query(params: Record<string, string | number | boolean | null | 
 export async function download(path: string, fallbackName: string): Promise<void> {
   let response: Response;
   try {
-    response = await fetch(path, { headers: authHeaders() });
+    response = await authorizedFetch(path);
   } catch (error) {
     throw new ApiError(0, (error as Error).message);
   }
@@ -209,7 +266,11 @@ export type ExportFormat = 'markdown' | 'json' | 'chatgpt';
 export const Api = {
   settings: async (): Promise<WebSettings> => {
     const response = await fetch('/web-config.json');
-    return response.ok ? ((await response.json()) as WebSettings) : { header_users: true, bearer: false };
+    const settings = response.ok
+      ? ((await response.json()) as WebSettings)
+      : { header_users: true, bearer: false, features: {} };
+    features = settings.features ?? {};
+    return settings;
   },
   me: () => api<User>('GET', '/api/v1/users/me'),
   createUser: (display_name: string) => api<User>('POST', '/api/v1/users', { display_name }),
@@ -225,12 +286,30 @@ export const Api = {
     api<MessagePage>('GET', `/api/v1/sessions/${id}/messages${query({ limit: 50, ...params })}`),
   /** Stops the session's running reply on whichever instance runs it; a server without the route is fine. */
   stop: async (id: string) => {
-    try {
-      await api<void>('POST', `/api/v1/sessions/${id}/stop`);
-    } catch (error) {
-      if (!(error instanceof ApiError && error.status === 404)) throw error;
-    }
+    if (has('stop')) await api<void>('POST', `/api/v1/sessions/${id}/stop`);
   },
+  updateMe: (fields: { display_name?: string | null; email?: string | null }) =>
+    api<User>('PATCH', '/api/v1/users/me', fields),
+  register: (email: string, password: string, display_name: string) =>
+    api<unknown>('POST', '/api/v1/auth/register', {
+      email,
+      password,
+      ...(display_name ? { display_name } : {}),
+    }),
+  /** Signs in: the access token is kept here, the refresh token as an HttpOnly cookie. */
+  login: async (email: string, password: string) => {
+    const tokens = await api<{ access_token: string }>('POST', '/api/v1/auth/login', {
+      email,
+      password,
+      cookie: true,
+    });
+    setIdentity({ kind: 'bearer', token: tokens.access_token });
+  },
+  logout: () => api<void>('POST', '/api/v1/auth/logout', {}),
+  changePassword: (current_password: string, new_password: string) =>
+    api<void>('PUT', '/api/v1/users/me/password', { current_password, new_password }),
+  search: (q: string, cursor?: string | null) =>
+    api<List<SearchHit>>('GET', `/api/v1/search${query({ q, cursor, limit: 20 })}`),
   switchBranch: (id: string, messageId: string) =>
     api<Session>('PUT', `/api/v1/sessions/${id}/current-leaf`, { message_id: messageId }),
   exportSession: (id: string, format: ExportFormat) =>

@@ -6,12 +6,23 @@ import { useEffect, useState } from 'react';
  */
 export interface Route {
   sessionId: string | null;
+  /** A message to show (a search hit): `#/s/<session>?m=<message>`. */
+  messageId: string | null;
   archived: boolean;
+  search: string | null;
+  settings: boolean;
 }
 
 export function parseHash(hash: string): Route {
-  const session = /^#\/s\/([0-9a-fA-F-]{36})/.exec(hash);
-  return { sessionId: session ? session[1] : null, archived: hash.startsWith('#/archived') };
+  const session = /^#\/s\/([0-9a-fA-F-]{36})(?:\?m=([0-9a-fA-F-]{36}))?/.exec(hash);
+  const search = /^#\/search\?q=(.*)$/.exec(hash);
+  return {
+    sessionId: session ? session[1] : null,
+    messageId: session?.[2] ?? null,
+    archived: hash.startsWith('#/archived'),
+    search: search ? decodeURIComponent(search[1]) : null,
+    settings: hash.startsWith('#/settings'),
+  };
 }
 
 export function navigate(hash: string, replace = false): void {
