@@ -27,14 +27,14 @@ import { DEFAULT_PROJECT_PAGE, projectPageOfRows } from '../src/projects/project
 import {
   APP_ROLE,
   CONTEXT,
-  CONTEXT_PAGE,
+  BRANCH_CONTEXT,
+  contextWindow,
   INSERT_MESSAGE,
   LIST_PROJECTS,
   LIST_PROJECTS_AFTER,
   LIST_SESSIONS,
   MESSAGE_PAGE,
-  NEWEST_MESSAGES,
-  nextContextCursor,
+  nextContextWindow,
   PROJECT_VIEW,
   SESSION_BY_ID,
   sessionMessagePage,
@@ -320,11 +320,13 @@ app.get('/api/v1/sessions/:session_id/messages', async (request) => {
       message_id: m.message_id,
       session_id: m.session_id,
       turn_id: m.turn_id,
+      parent_id: m.parent_id,
       role: m.role,
       content: m.content,
       metadata: m.metadata,
       created_at: m.created_at,
       updated_at: m.updated_at,
+      sibling_ids: m.sibling_ids,
     })),
     total,
     has_more: hasMore,
@@ -368,26 +370,31 @@ async function beginExchange(userId: string, sessionId: string, text: string): P
     const session = (await client.query<SessionRow>(SESSION_BY_ID, [sessionId])).rows[0];
     if (!session) throw new HttpError(404, 'not_found', 'Session not found');
     const user = (
-      await client.query<MessageRow>(INSERT_MESSAGE, [randomUUID(), sessionId, 'user', text, null, null])
+      await client.query<MessageRow>(INSERT_MESSAGE, [
+        randomUUID(),
+        sessionId,
+        'user',
+        text,
+        null,
+        null,
+        null,
+        false,
+      ])
     ).rows[0];
     const newestFirst: StoredMessage[] = [];
     let chars = 0;
-    let cursor: { at: string; seq: string } | null = null;
-    for (;;) {
-      const page: pg.QueryResult<ContextRow> = await client.query<ContextRow>(NEWEST_MESSAGES, [
-        sessionId,
+    let window = contextWindow(user.depth as number);
+    while (window) {
+      const page: pg.QueryResult<ContextRow> = await client.query<ContextRow>(BRANCH_CONTEXT, [
         user.message_id,
-        cursor?.at ?? null,
-        cursor?.seq ?? null,
-        CONTEXT_PAGE,
+        window.lo,
+        window.hi,
       ]);
-      const rows: ContextRow[] = page.rows;
-      for (const row of rows) {
+      for (const row of page.rows) {
         newestFirst.push({ role: row.role, content: row.content });
         chars += row.content.length;
       }
-      cursor = nextContextCursor(rows, chars, CONTEXT_CHARS);
-      if (!cursor) break;
+      window = nextContextWindow(window, chars, CONTEXT_CHARS);
     }
     const system = (await client.query<{ content: string }>(SYSTEM_MESSAGES, [sessionId, user.message_id]))
       .rows;
@@ -431,6 +438,8 @@ async function saveReply(
         text,
         JSON.stringify(metadata),
         null,
+        exchange.user.message_id,
+        false,
       ])
     ).rows[0];
     const session =

@@ -33,11 +33,11 @@ export {
   type SessionRow,
 } from '../src/sessions/sessions.sql.js';
 export {
-  CONTEXT_PAGE,
+  BRANCH_CONTEXT,
+  contextWindow,
   INSERT_MESSAGE,
   MESSAGE_PAGE,
-  NEWEST_MESSAGES,
-  nextContextCursor,
+  nextContextWindow,
   pageOfRows,
   sessionMessagePage,
   SYSTEM_MESSAGES,

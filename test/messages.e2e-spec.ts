@@ -49,7 +49,7 @@ describe(`messages API (${DATABASE_KIND})`, () => {
   const fieldsOf = (body: { details?: { field: string }[] }) => (body.details ?? []).map((d) => d.field);
   const all = Array.from({ length: 7 }, (_, i) => `message ${i + 1}`);
 
-  it('returns every field, oldest first, with total from the session and has_more false on the only page', async () => {
+  it('branch=all returns every field, oldest first by created_at, with total and has_more false on the only page', async () => {
     const session = await createSession(t.app, owner);
     await addMessages(t.sql, session.session_id, [
       { role: 'system', content: 'be brief', created_at: '2026-05-01T10:00:00Z' },
@@ -62,12 +62,14 @@ describe(`messages API (${DATABASE_KIND})`, () => {
       // Inserted after "later" but written earlier: order follows created_at, not insertion.
       { role: 'user', content: 'earlier', created_at: '2026-05-01T10:00:01Z' },
     ]);
-    const body = await page(session.session_id);
+    const body = await page(session.session_id, 'branch=all');
     expect(contents(body)).toEqual(['be brief', 'earlier', 'later']);
     expect(body.data[2]).toEqual({
       message_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       session_id: session.session_id,
       turn_id: null,
+      parent_id: body.data[0].message_id,
+      sibling_ids: [body.data[2].message_id],
       role: 'assistant',
       content: 'later',
       metadata: { model: 'builtin', tokens: 3 },
@@ -263,7 +265,7 @@ describe(`messages API (${DATABASE_KIND})`, () => {
     const viaRepository = await asIntruder((tx) =>
       t.app
         .get(MessagesRepository)
-        .page(tx, owner.user_id, tied.session_id, { limit: 200, offset: 0, latest: true }),
+        .page(tx, owner.user_id, tied.session_id, { branch: 'current', limit: 200, offset: 0, latest: true }),
     );
     expect(viaRepository).toBeNull();
     const raw = await asIntruder((tx) =>

@@ -607,6 +607,7 @@ describe(`sessions API (${DATABASE_KIND})`, () => {
     it("reading B's messages through the repository inside A's context returns nothing", async () => {
       const page = await asA((tx) =>
         t.app.get(MessagesRepository).page(tx, b.user_id, bSession.session_id, {
+          branch: 'current',
           limit: 50,
           offset: 0,
           latest: false,

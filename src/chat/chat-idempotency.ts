@@ -27,16 +27,32 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
   return value;
 }
 
-/** The fingerprint a key is bound to: the request's meaning (trimmed text and the ids), not its bytes. */
-export function requestHash(request: { text: string; sessionId?: string; projectId?: string }): string {
+/**
+ * The fingerprint a key is bound to: the request's meaning (trimmed text and the ids), not its bytes. The
+ * tree's fields count only when given, so a plain message's fingerprint is what it always was.
+ */
+export function requestHash(request: {
+  text: string;
+  sessionId?: string;
+  projectId?: string;
+  parentMessageId?: string | null;
+  clientChatId?: string;
+}): string {
+  const meaning: unknown[] = [
+    request.text,
+    request.sessionId?.toLowerCase() ?? null,
+    request.projectId?.toLowerCase() ?? null,
+  ];
+  if (request.parentMessageId !== undefined)
+    meaning.push({ parent: request.parentMessageId?.toLowerCase() ?? null });
+  if (request.clientChatId !== undefined) meaning.push({ chat: request.clientChatId });
+  return createHash('sha256').update(JSON.stringify(meaning)).digest('hex');
+}
+
+/** The fingerprint of a regeneration: which message of which session. */
+export function regenerateHash(request: { sessionId: string; messageId: string }): string {
   return createHash('sha256')
-    .update(
-      JSON.stringify([
-        request.text,
-        request.sessionId?.toLowerCase() ?? null,
-        request.projectId?.toLowerCase() ?? null,
-      ]),
-    )
+    .update(JSON.stringify(['regenerate', request.sessionId.toLowerCase(), request.messageId.toLowerCase()]))
     .digest('hex');
 }
 

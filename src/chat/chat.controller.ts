@@ -8,7 +8,6 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { Readable } from 'node:stream';
 import type { AuthContext } from '../auth/auth-context.js';
 import { CurrentAuth } from '../auth/auth.decorators.js';
 import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
@@ -17,10 +16,9 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { StreamLimiter } from '../limits/stream-limiter.js';
 import { parseIdempotencyKey } from './chat-idempotency.js';
-import { ChatQueryDto, ChatRequestDto, ChatResponseDto, toChatResponse } from './chat.dto.js';
+import { ChatQueryDto, ChatRequestDto, ChatResponseDto, toChatRequest } from './chat.dto.js';
 import { ChatService } from './chat.service.js';
-import { holdStream, wantsJson } from './http-streaming.js';
-import { UI_MESSAGE_STREAM_HEADERS, uiMessageStream } from './ui-message-stream.js';
+import { holdStream, sendChatRun, wantsJson } from './http-streaming.js';
 
 export const STREAM_EXAMPLE = [
   'data: {"type":"start","messageId":"<assistant message id>"}',
@@ -48,7 +46,10 @@ export class ChatController {
   @ApiOperation({
     summary: 'Send a message and get the reply, streamed (default) or as one JSON object',
     description:
-      'Continues `session_id`, or starts a session in `project_id`, or in a new project. The default answer is ' +
+      'Continues `session_id`, or starts a session in `project_id`, or in a new project. With ' +
+      '`parent_message_id` (an edit) the new message goes under that message of the session (null: a new ' +
+      'first message) and becomes the current branch; the edited message and its replies stay in the tree. ' +
+      'The default answer is ' +
       'a Server-Sent Events stream in the Vercel AI SDK UI message stream protocol v1 (what `useChat` reads). ' +
       'With `Accept: application/json` or `?stream=false` the answer is one JSON object (ChatResponse) once the ' +
       'reply is saved; a provider failure before any text is then 502 (504 on timeout). The user message is ' +
@@ -103,28 +104,11 @@ export class ChatController {
       this.config.CHAT_ON_DISCONNECT === 'abort',
     );
     const run = await this.service
-      .chat(
-        auth,
-        { text: dto.text, sessionId: dto.session_id, projectId: dto.project_id },
-        { idempotencyKey: key, signal },
-      )
+      .chat(auth, toChatRequest(dto), { idempotencyKey: key, signal })
       .catch((error: unknown) => {
         release();
         throw error;
       });
-    void run.end.finally(release);
-    void reply.header('x-session-id', run.start.session.sessionId);
-    if (run.start.replayed) void reply.header('idempotent-replayed', 'true');
-    if (wantsJson(accept, query.stream)) {
-      const end = await run.end;
-      if (end.kind === 'failed') throw end.error;
-      void reply.status(200).send(toChatResponse(end.reply));
-      return;
-    }
-    // Not awaited: the stream outlives the handler, and a client that leaves only aborts the run.
-    void reply
-      .status(200)
-      .headers(UI_MESSAGE_STREAM_HEADERS)
-      .send(Readable.from(uiMessageStream(run)));
+    await sendChatRun(reply, run, wantsJson(accept, query.stream), release);
   }
 }

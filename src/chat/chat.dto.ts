@@ -1,10 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsOptional } from 'class-validator';
+import { IsBoolean, IsOptional, ValidateIf } from 'class-validator';
 import { IsAnyUuid, QueryBoolean } from '../common/query-params.js';
 import { TrimmedText } from '../common/validation.js';
 import { MessageResponseDto, toMessageResponse } from '../messages/messages.dto.js';
 import { SessionResponseDto, toSessionResponse } from '../sessions/sessions.dto.js';
-import type { ChatReply, ChatStart } from './chat.types.js';
+import { AppError } from '../common/app-error.js';
+import type { ChatReply, ChatRequest, ChatStart } from './chat.types.js';
 
 export class ChatRequestDto {
   /** The user's message. Trimmed; 1 to 32,000 characters. */
@@ -25,6 +26,33 @@ export class ChatRequestDto {
   @IsOptional()
   @IsAnyUuid()
   project_id?: string;
+
+  /**
+   * Edit: the new message goes under this message of the caller's (instead of the current leaf), i.e. beside
+   * the message being edited (pass that message's `parent_id`), in its session (session_id may be omitted; if
+   * given, the message must be one of that session's); `null` (with session_id) makes it a new first message
+   * (editing the first question). It becomes the current branch; nothing is deleted.
+   */
+  @ApiPropertyOptional({ format: 'uuid', type: String, nullable: true })
+  @ValidateIf((_object, value) => value !== undefined && value !== null)
+  @IsAnyUuid()
+  parent_message_id?: string | null;
+}
+
+/** The service's request from a validated body; 400 for a new first message without its session. */
+export function toChatRequest(dto: ChatRequestDto): ChatRequest {
+  if (dto.parent_message_id === null && dto.session_id === undefined) {
+    const message = 'null (a new first message) needs session_id';
+    throw AppError.validation(`Invalid request: parent_message_id ${message}`, [
+      { field: 'parent_message_id', message },
+    ]);
+  }
+  return {
+    text: dto.text,
+    sessionId: dto.session_id,
+    projectId: dto.project_id,
+    ...(dto.parent_message_id === undefined ? {} : { parentMessageId: dto.parent_message_id }),
+  };
 }
 
 export class ChatQueryDto {
@@ -96,6 +124,9 @@ export class ChatAssistantMessageDto {
   /** Set for replies written through the legacy POST /chat. */
   @ApiProperty({ format: 'uuid' })
   turn_id: string | null;
+  /** The user message it answers (`metadata.reply_to`); null only for replies saved before messages had parents. */
+  @ApiProperty({ format: 'uuid', type: String, nullable: true })
+  parent_id: string | null;
   @ApiProperty({ enum: ['assistant'] })
   role: 'assistant';
   /** The reply; partial when finish_reason is `error`, `aborted` or `shutdown`. */

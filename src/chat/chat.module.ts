@@ -5,6 +5,7 @@ import { SessionsModule } from '../sessions/sessions.module.js';
 import { ChatIdempotency } from './chat-idempotency.js';
 import { createChatModel } from '../llm/providers.js';
 import { ChatController } from './chat.controller.js';
+import { RegenerateController } from './regenerate.controller.js';
 import { ChatService } from './chat.service.js';
 import { CHAT_MODEL } from './chat.tokens.js';
 import { ContextBuilder } from './context-builder.js';
@@ -26,7 +27,7 @@ import { RunningRepliesService } from './running-replies.service.js';
  */
 @Module({
   imports: [SessionsModule, MessagesModule],
-  controllers: [ChatController, RunningRepliesController],
+  controllers: [ChatController, RunningRepliesController, RegenerateController],
   providers: [
     { provide: CHAT_MODEL, useFactory: createChatModel, inject: [APP_CONFIG] },
     IdempotencyKeysRepository,

@@ -8,11 +8,19 @@ import { MessagesRepository, type MessageRecord } from '../messages/messages.rep
 import type { SessionRecord } from '../sessions/sessions.repository.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import type { ModelContext } from './chat-context.js';
-import { ChatIdempotency, requestHash, type Claim } from './chat-idempotency.js';
+import { ChatIdempotency, regenerateHash, requestHash, type Claim } from './chat-idempotency.js';
 import { titleFromMessage } from './chat-title.js';
 import type { ChatModel } from '../llm/chat-model.js';
 import { ChatInstance } from './chat-instance.js';
-import type { ChatEnd, ChatReply, ChatRequest, ChatRun, ChatStart, PreparedRef } from './chat.types.js';
+import type {
+  ChatEnd,
+  ChatReply,
+  ChatRequest,
+  ChatRun,
+  ChatStart,
+  PreparedRef,
+  RegenerateRequest,
+} from './chat.types.js';
 import { CHAT_MODEL } from './chat.tokens.js';
 import { GenerationsRepository } from './generations.repository.js';
 import { LiveReply } from './live-reply.js';
@@ -27,7 +35,10 @@ import { ReplyRecorder } from './reply-recorder.js';
 interface Begun {
   session: SessionRecord;
   sessionCreated: boolean;
+  /** The message the reply answers (read with its depth): new, or an earlier one being answered again. */
   userMessage: MessageRecord;
+  /** A regeneration: the reply becomes the current leaf (it is written beside the branch's reply). */
+  regenerate?: boolean;
 }
 
 interface Prepared extends Begun {
@@ -58,15 +69,35 @@ export class ChatService {
     @Inject(CHAT_MODEL) private readonly model: ChatModel,
   ) {}
 
-  async chat(
+  /** POST /api/v1/chat: a new user message (continuing the current branch, or an edit) and its reply. */
+  chat(
     auth: AuthContext,
     request: ChatRequest,
     options: { idempotencyKey?: string; signal: AbortSignal },
   ): Promise<ChatRun> {
+    return this.run(auth, requestHash(request), options, (tx) => this.begin(tx, auth, request));
+  }
+
+  /**
+   * POST /api/v1/sessions/{id}/messages/{id}/regenerate: a new reply to the user message an assistant message
+   * answered (its sibling), or to a user message itself; the session's current branch ends at it once saved.
+   */
+  regenerate(
+    auth: AuthContext,
+    request: RegenerateRequest,
+    options: { idempotencyKey?: string; signal: AbortSignal },
+  ): Promise<ChatRun> {
+    return this.run(auth, regenerateHash(request), options, (tx) => this.answerAgain(tx, auth, request));
+  }
+
+  private async run(
+    auth: AuthContext,
+    hash: string,
+    options: { idempotencyKey?: string; signal: AbortSignal },
+    begin: (tx: Tx) => Promise<Begun>,
+  ): Promise<ChatRun> {
     const key = options.idempotencyKey;
-    const claim: Claim = key
-      ? await this.idempotency.claim(auth, key, requestHash(request))
-      : { kind: 'new' };
+    const claim: Claim = key ? await this.idempotency.claim(auth, key, hash) : { kind: 'new' };
     if (claim.kind === 'replay') return replayOf(claim.reply);
 
     // The user's message is committed here, before the model is called, with the record of the reply being
@@ -75,10 +106,7 @@ export class ChatService {
     let prepared: Prepared;
     try {
       prepared = await this.db.asUser(auth, async (tx) => {
-        const begun =
-          claim.kind === 'resume'
-            ? await this.reload(tx, auth, claim.prepared)
-            : await this.begin(tx, auth, request);
+        const begun = claim.kind === 'resume' ? await this.reload(tx, auth, claim.prepared) : await begin(tx);
         if (key) await this.idempotency.markPrepared(tx, auth, key, refOf(begun));
         await this.generations.insert(tx, {
           messageId: assistantMessageId,
@@ -90,11 +118,7 @@ export class ChatService {
           provider: this.model.provider,
           model: this.model.modelId,
         });
-        const context = await this.contexts.forSession(
-          tx,
-          begun.session.sessionId,
-          begun.userMessage.messageId,
-        );
+        const context = await this.contexts.forSession(tx, begun.session.sessionId, begun.userMessage);
         return { ...begun, context };
       });
     } catch (error) {
@@ -124,19 +148,59 @@ export class ChatService {
     return { start, deltas: live.read(0), end };
   }
 
-  /** A new exchange: the session (given, or new in the given or a new project) and the user's message. */
+  /**
+   * A new exchange: the session (given, or new in the given or a new project) and the user's message, under
+   * the session's current leaf, or (an edit) under the named parent or as a new first message, which then
+   * becomes the current leaf: the edited question's branch stays in the tree beside it.
+   */
   private async begin(tx: Tx, auth: AuthContext, request: ChatRequest): Promise<Begun> {
+    let sessionId = request.sessionId;
+    if (sessionId === undefined && typeof request.parentMessageId === 'string') {
+      // An edit may name the parent alone: its session is the one continued (row-level security shows the
+      // caller's own messages only, so another user's message is missing).
+      const parent = await this.messages.findInSession(tx, null, request.parentMessageId);
+      if (!parent) throw AppError.notFound('Message');
+      sessionId = parent.sessionId;
+    }
     const { session, created } = await this.sessions.open(tx, auth, {
-      sessionId: request.sessionId,
+      sessionId,
       projectId: request.projectId,
-      title: request.sessionId ? null : titleFromMessage(request.text),
+      clientChatId: request.clientChatId,
+      title: sessionId ? null : titleFromMessage(request.text),
     });
+    const edit = request.parentMessageId !== undefined && !created;
+    let parentId: string | undefined;
+    if (edit && request.parentMessageId !== null) {
+      const parent = await this.messages.findInSession(tx, session.sessionId, request.parentMessageId!);
+      if (!parent) throw AppError.notFound('Message');
+      parentId = parent.messageId;
+    }
     const userMessage = await this.messages.insert(tx, {
       sessionId: session.sessionId,
       role: 'user',
       content: request.text,
+      parentId,
+      root: edit && parentId === undefined,
     });
+    if (edit) await this.sessions.setLeaf(tx, auth, session.sessionId, userMessage.messageId);
     return { session, sessionCreated: created, userMessage };
+  }
+
+  /** A regeneration: the user message to answer again (an assistant message's parent, or the message itself). */
+  private async answerAgain(tx: Tx, auth: AuthContext, request: RegenerateRequest): Promise<Begun> {
+    const session = await this.sessions.find(tx, auth, request.sessionId);
+    if (!session) throw AppError.notFound('Session');
+    const target = await this.messages.findInSession(tx, session.sessionId, request.messageId);
+    if (!target) throw AppError.notFound('Message');
+    const question =
+      target.role === 'assistant' && target.parentId !== null
+        ? await this.messages.findInSession(tx, session.sessionId, target.parentId)
+        : target;
+    if (!question || question.role !== 'user') {
+      const message = 'must be an assistant reply to a user message, or a user message';
+      throw AppError.validation(`message_id ${message}`, [{ field: 'message_id', message }]);
+    }
+    return { session, sessionCreated: false, userMessage: question, regenerate: true };
   }
 
   /** A keyed retry of an exchange whose model call failed: the same session and user message. */
@@ -145,7 +209,7 @@ export class ChatService {
     if (!session) throw AppError.notFound('Session');
     const userMessage = await this.messages.findInSession(tx, ref.session_id, ref.user_message_id);
     if (!userMessage) throw AppError.notFound('Message');
-    return { session, sessionCreated: ref.session_created, userMessage };
+    return { session, sessionCreated: ref.session_created, userMessage, regenerate: ref.regenerate };
   }
 
   /**
@@ -185,14 +249,18 @@ export class ChatService {
     }
     try {
       const reply = await this.db.asUser(auth, async (tx) => {
+        // Under its question: it extends the current branch when the question is the current leaf (the
+        // trigger moves the leaf); a regeneration takes the leaf explicitly.
         const assistantMessage = await this.messages.insert(tx, {
           messageId,
           sessionId: prepared.session.sessionId,
           role: 'assistant',
           content: generation.text,
           metadata: this.recorder.metadata(generation, prepared.userMessage.messageId),
+          parentId: prepared.userMessage.messageId,
         });
         await this.generations.delete(tx, messageId);
+        if (prepared.regenerate) await this.sessions.setLeaf(tx, auth, prepared.session.sessionId, messageId);
         const session = (await this.sessions.find(tx, auth, prepared.session.sessionId)) ?? prepared.session;
         const saved: ChatReply = {
           session,
@@ -217,6 +285,7 @@ function refOf(p: Begun): PreparedRef {
     session_id: p.session.sessionId,
     user_message_id: p.userMessage.messageId,
     session_created: p.sessionCreated,
+    ...(p.regenerate ? { regenerate: true } : {}),
   };
 }
 

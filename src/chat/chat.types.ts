@@ -8,6 +8,19 @@ export interface ChatRequest {
   text: string;
   sessionId?: string;
   projectId?: string;
+  /**
+   * Where the new message goes in the session's tree (with sessionId): under this message (an edit: a sibling
+   * of the message being edited), or, null, as a new first message. Absent: under the current leaf.
+   */
+  parentMessageId?: string | null;
+  /** Without sessionId: the client's own id for the chat (useChat's), naming the session per user. */
+  clientChatId?: string;
+}
+
+/** A regeneration: a new reply beside an assistant message (or a new reply to a user message). */
+export interface RegenerateRequest {
+  sessionId: string;
+  messageId: string;
 }
 
 /** A persisted exchange: what POST /api/v1/chat answers, and what a keyed retry replays. */
@@ -48,4 +61,6 @@ export interface PreparedRef {
   session_id: string;
   user_message_id: string;
   session_created: boolean;
+  /** A regeneration: the reply becomes the session's current leaf when saved. */
+  regenerate?: boolean;
 }

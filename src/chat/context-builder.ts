@@ -21,10 +21,19 @@ export class ContextBuilder {
     return this.config.LLM_CONTEXT_CHARS;
   }
 
-  /** The context of a reply to `anchorMessageId` in a session: its messages up to it and its system messages. */
-  async forSession(tx: Tx, sessionId: string, anchorMessageId: string): Promise<ModelContext> {
-    const newestFirst = await this.messages.newestMessages(tx, sessionId, anchorMessageId, this.budgetChars);
-    const sessionSystem = await this.messages.systemMessages(tx, sessionId, anchorMessageId);
+  /**
+   * The context of a reply to `anchor` (a message of the session, read with its depth): the messages of the
+   * branch ending at it, and the system messages on that branch. Other branches of the tree are not sent.
+   */
+  async forSession(
+    tx: Tx,
+    sessionId: string,
+    anchor: { messageId: string; depth?: number },
+  ): Promise<ModelContext> {
+    if (anchor.depth === undefined) throw new Error('the context anchor was read without its depth');
+    const { messageId, depth } = anchor;
+    const newestFirst = await this.messages.newestMessages(tx, { messageId, depth }, this.budgetChars);
+    const sessionSystem = await this.messages.systemMessages(tx, sessionId, messageId);
     return buildContext({
       systemPrompt: this.config.LLM_SYSTEM_PROMPT,
       sessionSystem,

@@ -1,6 +1,10 @@
 import type { FastifyReply } from 'fastify';
+import { Readable } from 'node:stream';
 import type { StreamLease } from '../limits/stream-limiter.js';
 import { ClientDisconnectedError } from './chat-generation.js';
+import { toChatResponse } from './chat.dto.js';
+import type { ChatRun } from './chat.types.js';
+import { UI_MESSAGE_STREAM_HEADERS, uiMessageStream } from './ui-message-stream.js';
 
 /**
  * An AbortSignal that fires when the client goes away before the response has been completely written
@@ -47,4 +51,31 @@ export function wantsJson(accept: string | undefined, stream: boolean | undefine
   const value = (accept ?? '').toLowerCase();
   if (value.includes('text/event-stream')) return false;
   return value.includes('application/json');
+}
+
+/**
+ * Answers a chat run (POST /api/v1/chat, a regeneration): X-Session-ID (and Idempotent-Replayed), then one
+ * JSON object once the reply is saved (`json`: a failure before any text is thrown, for the exception
+ * filter), or the UI message stream. `release` frees the caller's stream slot when the run ends.
+ */
+export async function sendChatRun(
+  reply: FastifyReply,
+  run: ChatRun,
+  json: boolean,
+  release: () => void,
+): Promise<void> {
+  void run.end.finally(release);
+  void reply.header('x-session-id', run.start.session.sessionId);
+  if (run.start.replayed) void reply.header('idempotent-replayed', 'true');
+  if (json) {
+    const end = await run.end;
+    if (end.kind === 'failed') throw end.error;
+    void reply.status(200).send(toChatResponse(end.reply));
+    return;
+  }
+  // Not awaited: the stream outlives the handler, and a client that leaves only aborts the run.
+  void reply
+    .status(200)
+    .headers(UI_MESSAGE_STREAM_HEADERS)
+    .send(Readable.from(uiMessageStream(run)));
 }

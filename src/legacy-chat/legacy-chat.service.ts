@@ -127,7 +127,7 @@ export class LegacyChatService {
       content: request.text,
       turnId: turn.turnId,
     });
-    const context = await this.contexts.forSession(tx, sessionId, userMessage.messageId);
+    const context = await this.contexts.forSession(tx, sessionId, userMessage);
     return { projectId, turnId: turn.turnId, sessionId, userMessageId: userMessage.messageId, context };
   }
 
@@ -152,6 +152,7 @@ export class LegacyChatService {
             content: generation.text,
             metadata: this.recorder.metadata(generation, userMessageId),
             turnId: begun.turnId,
+            parentId: userMessageId,
           });
         });
       } else {

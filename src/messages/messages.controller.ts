@@ -4,7 +4,7 @@ import type { AuthContext } from '../auth/auth-context.js';
 import { CurrentAuth } from '../auth/auth.decorators.js';
 import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
 import { UuidParam } from '../common/uuid-param.js';
-import { ListMessagesQueryDto, MessagePageResponseDto, toMessageResponse } from './messages.dto.js';
+import { ListMessagesQueryDto, MessagePageResponseDto, toPagedMessageResponse } from './messages.dto.js';
 import { MessagesService } from './messages.service.js';
 
 @ApiTags('messages')
@@ -14,9 +14,11 @@ export class MessagesController {
   constructor(private readonly messages: MessagesService) {}
 
   /**
-   * A page of the session's messages, oldest first. `limit`/`offset` from the oldest; for deep history use
-   * keyset paging, whose cost does not grow with depth: `latest=true` for the newest page, then
-   * `before=<prev_before>` for older pages, or `after=<next_after>` for newer ones.
+   * A page of the session's current branch (the conversation from its first message down to the current
+   * leaf; `branch=all` for every message of every branch), oldest first, each message with its `parent_id` and
+   * `sibling_ids`. `limit`/`offset` from the oldest; for deep history use keyset paging, whose cost does not
+   * grow with depth: `latest=true` for the newest page, then `before=<prev_before>` for older pages, or
+   * `after=<next_after>` for newer ones.
    */
   @Get()
   @ApiOperation({ summary: "List a session's messages" })
@@ -28,7 +30,7 @@ export class MessagesController {
   ): Promise<MessagePageResponseDto> {
     const page = await this.messages.list(auth, sessionId, query);
     return {
-      data: page.messages.map(toMessageResponse),
+      data: page.messages.map(toPagedMessageResponse),
       total: page.total,
       has_more: page.hasMore,
       prev_before: page.prevBefore,

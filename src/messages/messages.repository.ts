@@ -4,23 +4,35 @@ import { prismaOf, sqlOf, type Tx } from '../database/database.service.js';
 import type { SqlExecutor } from '../database/sql-executor.js';
 import { apiTimestamp } from '../database/timestamps.js';
 import {
-  CONTEXT_PAGE,
+  BRANCH_CONTEXT,
+  contextWindow,
   INSERT_MESSAGE,
   MESSAGE_PAGE,
-  NEWEST_MESSAGES,
-  nextContextCursor,
+  MESSAGE_PAGE_ALL,
+  nextContextWindow,
   sessionMessagePage,
   SYSTEM_MESSAGES,
   toMessageRecord,
+  toPagedMessageRecord,
   type ContextRow,
   type MessagePageRow,
   type MessageRecord,
   type MessageRole,
   type MessageRow,
+  type PagedMessageRecord,
 } from './messages.sql.js';
 
-export { MESSAGE_ROLES, type MessageRecord, type MessageRole } from './messages.sql.js';
+export {
+  MESSAGE_ROLES,
+  type MessageRecord,
+  type MessageRole,
+  type PagedMessageRecord,
+} from './messages.sql.js';
 
+/**
+ * Where a new message goes in the session's tree: under `parentId`, or as a new first message (`root`), or
+ * (neither) under the session's current leaf, continuing the branch the user is on.
+ */
 export interface NewMessage {
   messageId?: string;
   sessionId: string;
@@ -28,6 +40,8 @@ export interface NewMessage {
   content: string;
   metadata?: Record<string, unknown> | null;
   turnId?: string | null;
+  parentId?: string | null;
+  root?: boolean;
 }
 
 /**
@@ -36,6 +50,8 @@ export interface NewMessage {
  * newest page (`latest`), or LIMIT/OFFSET from the oldest.
  */
 export interface MessageWindow {
+  /** `current`: the session's current branch (root to current leaf); `all`: every message of the tree. */
+  branch: 'current' | 'all';
   limit: number;
   offset: number;
   before?: string;
@@ -44,9 +60,9 @@ export interface MessageWindow {
 }
 
 export interface MessagePageRows {
-  /** The session's message count (its counter column). */
+  /** How many messages the paged sequence holds: the current branch's (message_count), or the whole tree's. */
   total: number;
-  messages: MessageRecord[];
+  messages: PagedMessageRecord[];
   /** More messages lie beyond the page in its direction: older for before/latest, newer otherwise. */
   hasMore: boolean;
 }
@@ -63,7 +79,10 @@ export interface ContextEntry {
  */
 @Injectable()
 export class MessagesRepository {
-  /** Raw SQL: two per chat exchange. created_at is the transaction's start (the column's default). */
+  /**
+   * Raw SQL: two per chat exchange. created_at is the transaction's start (the column's default). A parent
+   * that is not a message of the session raises SQLSTATE 23503.
+   */
   async insert(tx: Tx, message: NewMessage): Promise<MessageRecord> {
     const [row] = await sqlOf(tx).query<MessageRow>(INSERT_MESSAGE, [
       message.messageId ?? randomUUID(),
@@ -72,16 +91,19 @@ export class MessagesRepository {
       message.content,
       message.metadata == null ? null : JSON.stringify(message.metadata),
       message.turnId ?? null,
+      message.parentId ?? null,
+      message.root === true,
     ]);
     return toMessageRecord(row);
   }
 
   /**
-   * A page of `ownerId`'s session, oldest first, through get_session_messages (keyset on (created_at, seq)
-   * for before/after/latest, so the cost does not grow with depth), with the session's message count; null
-   * when the session is missing, not visible or not `ownerId`'s. One statement: the session check and the
-   * page share a round trip (MESSAGE_PAGE). One row more than the page is fetched to learn whether more lie
-   * beyond it. An anchor that is not a message of the session raises SQLSTATE P0002.
+   * A page of `ownerId`'s session, oldest first: of its current branch through get_branch_messages (depth
+   * ranges on the branch's lines), or of the whole tree through get_session_messages (keyset on (created_at,
+   * seq)); for before/after/latest the cost does not grow with depth. Null when the session is missing, not
+   * visible or not `ownerId`'s. One statement: the session check and the page share a round trip
+   * (MESSAGE_PAGE). One row more than the page is fetched to learn whether more lie beyond it. An anchor that
+   * is not a message of the session (for `after` on the current branch: not on that branch) raises P0002.
    */
   async page(
     tx: Tx,
@@ -89,7 +111,8 @@ export class MessagesRepository {
     sessionId: string,
     window: MessageWindow,
   ): Promise<MessagePageRows | null> {
-    const rows = await sqlOf(tx).query<MessagePageRow>(MESSAGE_PAGE, [
+    const sql = window.branch === 'all' ? MESSAGE_PAGE_ALL : MESSAGE_PAGE;
+    const rows = await sqlOf(tx).query<MessagePageRow>(sql, [
       sessionId,
       window.limit + 1,
       window.offset,
@@ -101,17 +124,19 @@ export class MessagesRepository {
     const backwards = window.before !== undefined || window.latest;
     const result = sessionMessagePage(rows, window.limit, backwards);
     if (!result) return null;
-    return { total: result.total, messages: result.page.map(toMessageRecord), hasMore: result.hasMore };
+    return { total: result.total, messages: result.page.map(toPagedMessageRecord), hasMore: result.hasMore };
   }
 
-  /** A message of the session, if the caller may see it. */
-  async findInSession(tx: Tx, sessionId: string, messageId: string): Promise<MessageRecord | null> {
+  /** A message of the session (of any session with `sessionId` null), if the caller may see it. */
+  async findInSession(tx: Tx, sessionId: string | null, messageId: string): Promise<MessageRecord | null> {
     const row = await prismaOf(tx).chatMessage.findFirst({
-      where: { messageId, sessionId },
+      where: sessionId === null ? { messageId } : { messageId, sessionId },
       select: {
         messageId: true,
         sessionId: true,
         turnId: true,
+        parentId: true,
+        depth: true,
         role: true,
         content: true,
         metadata: true,
@@ -131,36 +156,34 @@ export class MessagesRepository {
   }
 
   /**
-   * The session's user/assistant messages up to and including `anchorMessageId`, newest first, read page by
-   * page until they hold at least `minChars` characters (or the session's beginning is reached).
+   * The user/assistant messages of the branch ending at `anchor` (the message being answered, at `depth` on
+   * its branch), newest first, read CONTEXT_PAGE positions at a time until they hold at least `minChars`
+   * characters (or the branch's first message is reached). Other branches are never read.
    */
   async newestMessages(
     tx: Tx,
-    sessionId: string,
-    anchorMessageId: string,
+    anchor: { messageId: string; depth: number },
     minChars: number,
   ): Promise<ContextEntry[]> {
     const out: ContextEntry[] = [];
     let chars = 0;
-    let cursor: { at: string; seq: string } | null = null;
-    for (;;) {
-      const rows: ContextRow[] = await sqlOf(tx).query<ContextRow>(NEWEST_MESSAGES, [
-        sessionId,
-        anchorMessageId,
-        cursor?.at ?? null,
-        cursor?.seq ?? null,
-        CONTEXT_PAGE,
+    let window = contextWindow(anchor.depth);
+    while (window) {
+      const rows: ContextRow[] = await sqlOf(tx).query<ContextRow>(BRANCH_CONTEXT, [
+        anchor.messageId,
+        window.lo,
+        window.hi,
       ]);
       for (const row of rows) {
         out.push({ role: row.role, content: row.content });
         chars += row.content.length;
       }
-      cursor = nextContextCursor(rows, chars, minChars);
-      if (!cursor) return out;
+      window = nextContextWindow(window, chars, minChars);
     }
+    return out;
   }
 
-  /** The session's system-role messages up to `anchorMessageId`, oldest first. */
+  /** The system-role messages on the branch ending at `anchorMessageId`, oldest first. */
   async systemMessages(tx: Tx, sessionId: string, anchorMessageId: string): Promise<string[]> {
     const rows = await sqlOf(tx).query<{ content: string }>(SYSTEM_MESSAGES, [sessionId, anchorMessageId]);
     return rows.map((r) => r.content);

@@ -18,6 +18,7 @@ const message = (id: string): MessageRecord => {
     messageId: id,
     sessionId: randomUUID(),
     turnId: null,
+    parentId: null,
     role: 'user',
     content: id,
     metadata: null,
@@ -84,6 +85,7 @@ describe('MessagesService', () => {
 describe('toWindow', () => {
   it('defaults to the 50 oldest messages', () => {
     expect(toWindow({})).toEqual({
+      branch: 'current',
       limit: 50,
       offset: 0,
       before: undefined,
@@ -121,6 +123,7 @@ describe('toWindow', () => {
 describe('anchors', () => {
   const page = [message('first'), message('last')];
   const window = (fields: Partial<MessageWindow>): MessageWindow => ({
+    branch: 'current',
     limit: 2,
     offset: 0,
     latest: false,

@@ -4,10 +4,15 @@ import { AppError } from '../common/app-error.js';
 import { sqlStateOf } from '../common/sql-errors.js';
 import { DatabaseService } from '../database/database.service.js';
 import type { ListMessagesQueryDto } from './messages.dto.js';
-import { MessagesRepository, type MessageRecord, type MessageWindow } from './messages.repository.js';
+import {
+  MessagesRepository,
+  type MessageRecord,
+  type MessageWindow,
+  type PagedMessageRecord,
+} from './messages.repository.js';
 
 export interface MessagePage {
-  messages: MessageRecord[];
+  messages: PagedMessageRecord[];
   total: number;
   hasMore: boolean;
   prevBefore: string | null;
@@ -34,10 +39,14 @@ export class MessagesService {
         return { messages, total, hasMore, ...anchors(window, messages, hasMore) };
       });
     } catch (error) {
-      // get_session_messages raises P0002 when the anchor is not a message of this session.
+      // get_branch_messages / get_session_messages raise P0002 when the anchor is not a message of this
+      // session, or (after, on the current branch) not on that branch.
       if (sqlStateOf(error) === 'P0002') {
         const field = window.before !== undefined ? 'before' : 'after';
-        const message = 'is not a message of this session';
+        const message =
+          field === 'after' && window.branch === 'current'
+            ? "is not a message of this session's current branch"
+            : 'is not a message of this session';
         throw AppError.validation(`Invalid request: ${field}: ${message}`, [{ field, message }]);
       }
       throw error;
@@ -62,7 +71,14 @@ export function toWindow(query: ListMessagesQueryDto): MessageWindow {
       chosen.map((field) => ({ field, message })),
     );
   }
-  return { limit: query.limit ?? 50, offset, before: query.before, after: query.after, latest };
+  return {
+    branch: query.branch ?? 'current',
+    limit: query.limit ?? 50,
+    offset,
+    before: query.before,
+    after: query.after,
+    latest,
+  };
 }
 
 /**

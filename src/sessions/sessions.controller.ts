@@ -9,6 +9,7 @@ import {
   ListSessionsQueryDto,
   SessionListResponseDto,
   SessionResponseDto,
+  SwitchBranchDto,
   toSessionResponse,
   UpdateSessionDto,
   UpdateSessionTitleDto,
@@ -66,6 +67,22 @@ export class SessionsController {
     @Body() dto: UpdateSessionTitleDto,
   ): Promise<SessionResponseDto> {
     return toSessionResponse(await this.sessions.rename(auth, sessionId, dto.title));
+  }
+
+  /**
+   * Switches the session to another branch of its message tree (after an edit or a regeneration): the newest
+   * branch through `message_id`. What `GET …/messages` returns by default, what the model reads next, and the
+   * session's `message_count` and `last_message_preview` follow it.
+   */
+  @Put(':session_id/current-leaf')
+  @ApiOperation({ summary: "Switch a session's current branch" })
+  @ApiErrors(400, 401, 404, 413)
+  async switchSessionBranch(
+    @CurrentAuth() auth: AuthContext,
+    @UuidParam('session_id') sessionId: string,
+    @Body() dto: SwitchBranchDto,
+  ): Promise<SessionResponseDto> {
+    return toSessionResponse(await this.sessions.switchBranch(auth, sessionId, dto.message_id));
   }
 
   /** Changes the title and/or archives (`is_active: false`) or restores (`true`) the session. */

@@ -106,3 +106,15 @@ export function toSessionResponse(session: SessionRecord): SessionResponseDto {
     updated_at: session.updatedAt,
   };
 }
+
+/** Which branch of the session's tree to show and continue. */
+export class SwitchBranchDto {
+  /**
+   * A message of the session, typically one of a message's `sibling_ids`: the current branch becomes the
+   * newest branch through it (it ends at the newest message under it, or at the message itself when nothing
+   * answers it yet).
+   */
+  @ApiProperty({ format: 'uuid' })
+  @IsAnyUuid()
+  message_id: string;
+}

@@ -4,7 +4,10 @@ import { prismaOf, sqlOf, type Tx } from '../database/database.service.js';
 import { apiTimestamp } from '../database/timestamps.js';
 import {
   LIST_SESSIONS,
+  SESSION_BY_CLIENT_CHAT_ID,
   SESSION_BY_ID,
+  SET_LEAF,
+  SWITCH_BRANCH,
   sessionPageOfRows,
   toSessionRecord,
   UPDATE_SESSION,
@@ -71,7 +74,7 @@ export interface OwnedSession {
 export class SessionsRepository {
   create(
     tx: Tx,
-    fields: { userId: string; projectId: string; title: string | null },
+    fields: { userId: string; projectId: string; title: string | null; clientChatId?: string },
   ): Promise<SessionRecord> {
     return prismaOf(tx).session.create({ data: fields, select: SESSION_SELECT }).then(fromPrisma);
   }
@@ -110,6 +113,30 @@ export class SessionsRepository {
       changes.isActive ?? null,
     ]);
     return row ? toSessionRecord(row) : null;
+  }
+
+  /** The user's session a client names by its own chat id (sessions.client_chat_id), if any. */
+  async findByClientChatId(tx: Tx, userId: string, clientChatId: string): Promise<SessionRecord | null> {
+    const [row] = await sqlOf(tx).query<SessionRow>(SESSION_BY_CLIENT_CHAT_ID, [userId, clientChatId]);
+    return row ? toSessionRecord(row) : null;
+  }
+
+  /**
+   * Switches the owner's session to the newest branch through `messageId` (SWITCH_BRANCH); null when the
+   * message is not one of that session's.
+   */
+  async switchBranch(tx: Tx, owned: OwnedSession, messageId: string): Promise<SessionRecord | null> {
+    const [row] = await sqlOf(tx).query<SessionRow>(SWITCH_BRANCH, [
+      owned.sessionId,
+      owned.userId,
+      messageId,
+    ]);
+    return row ? toSessionRecord(row) : null;
+  }
+
+  /** The owner's session's current branch ends at `messageId` (a message of the session). */
+  async setLeaf(tx: Tx, owned: OwnedSession, messageId: string): Promise<void> {
+    await sqlOf(tx).query(SET_LEAF, [owned.sessionId, owned.userId, messageId]);
   }
 
   /** Deletes the owner's session (its messages cascade; legacy turns keep living with session_id NULL). */

@@ -19,6 +19,11 @@ export interface OpenSession {
   projectId?: string;
   /** The title of a new session (and of its new project). */
   title: string | null;
+  /**
+   * Without sessionId: the id a client gave the chat (the AI SDK's useChat), kept per user on the session:
+   * the caller's session with that id, else a new one that keeps it.
+   */
+  clientChatId?: string;
 }
 
 /**
@@ -66,14 +71,43 @@ export class SessionsService {
       }
       return { session, created: false };
     }
+    if (request.clientChatId !== undefined) {
+      const known = await this.sessions.findByClientChatId(tx, auth.userId, request.clientChatId);
+      if (known)
+        return this.open(tx, auth, { ...request, sessionId: known.sessionId, clientChatId: undefined });
+    }
     let inProject = projectId;
     if (inProject === undefined) {
       inProject = (await this.projects.createForUser(tx, auth.userId, title)).projectId;
     } else if (!(await this.projects.isMember(tx, inProject, auth.userId))) {
       throw AppError.notFound('Project');
     }
-    const session = await this.sessions.create(tx, { userId: auth.userId, projectId: inProject, title });
+    const session = await this.sessions.create(tx, {
+      userId: auth.userId,
+      projectId: inProject,
+      title,
+      clientChatId: request.clientChatId,
+    });
     return { session, created: true };
+  }
+
+  /**
+   * Switches the caller's session to the newest branch through `messageId` (a message of the session): its
+   * current leaf becomes the newest message under it, or the message itself. 404 for a session that is not
+   * the caller's, then for a message that is not one of the session's.
+   */
+  switchBranch(auth: AuthContext, sessionId: string, messageId: string): Promise<SessionRecord> {
+    return this.db.asUser(auth, async (tx) => {
+      if (!(await this.find(tx, auth, sessionId))) throw AppError.notFound('Session');
+      const session = await this.sessions.switchBranch(tx, { userId: auth.userId, sessionId }, messageId);
+      if (!session) throw AppError.notFound('Message');
+      return session;
+    });
+  }
+
+  /** In the caller's transaction: the session's current branch ends at `messageId`, one of its messages. */
+  setLeaf(tx: Tx, auth: AuthContext, sessionId: string, messageId: string): Promise<void> {
+    return this.sessions.setLeaf(tx, { userId: auth.userId, sessionId }, messageId);
   }
 
   /** In the caller's transaction: their session, or null when it is missing or another user's. */

@@ -66,6 +66,45 @@ export const UPDATE_SESSION = `UPDATE sessions
         WHERE session_id = $1::uuid AND user_id = $2::uuid
         RETURNING ${SESSION_COLUMNS}`;
 
+/**
+ * SessionsRepository.switchBranch: the session's current branch becomes the newest one through a message (its
+ * current leaf the newest message of that message's subtree, the message itself when nothing answers it).
+ * A message on the same line and deeper is below it; any other is below it when the message lies on one of
+ * its branch's segments (app.branch_of: one probe per fork). Candidates are read newest first, so the usual
+ * case (switching between the newest versions of a message) stops after a few. No row when the message is
+ * not one of the owner's session. Parameters: session id, user id, message id.
+ */
+export const SWITCH_BRANCH = `WITH target AS (
+         SELECT m.session_id, m.line_id, m.depth
+           FROM chat_messages m
+          WHERE m.message_id = $3::uuid AND m.session_id = $1::uuid
+       ), leaf AS (
+         SELECT d.message_id
+           FROM target t
+           JOIN chat_messages d ON d.session_id = t.session_id AND d.depth >= t.depth
+          WHERE d.line_id = t.line_id
+             OR EXISTS (SELECT 1 FROM app.branch_of(d.message_id) b
+                         WHERE b.line_id = t.line_id AND t.depth BETWEEN b.lo AND b.hi)
+          ORDER BY d.created_at DESC, d.seq DESC
+          LIMIT 1
+       )
+       UPDATE sessions s
+          SET current_leaf_id = leaf.message_id
+         FROM leaf
+        WHERE s.session_id = $1::uuid AND s.user_id = $2::uuid
+        RETURNING ${SESSION_COLUMNS.split(', ')
+          .map((c) => `s.${c}`)
+          .join(', ')}`;
+
+/**
+ * SessionsRepository.setLeaf: the branch ends exactly at a message of the session (an edit's new question,
+ * a regenerated answer). Parameters: session id, user id, message id.
+ */
+export const SET_LEAF = `UPDATE sessions SET current_leaf_id = $3::uuid WHERE session_id = $1::uuid AND user_id = $2::uuid`;
+
+/** SessionsRepository.findByClientChatId. Parameters: user id, client chat id. */
+export const SESSION_BY_CLIENT_CHAT_ID = `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = $1::uuid AND client_chat_id = $2`;
+
 export function toSessionRecord(row: SessionRow): SessionRecord {
   return {
     sessionId: row.session_id,

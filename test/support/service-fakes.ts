@@ -126,10 +126,14 @@ export class FakeStore {
   /** A message, with the session's counters moved as the table's trigger moves them. */
   message(fields: NewMessage): MessageRecord {
     const now = this.tick();
+    // A session's messages are one branch here (no tree): each follows the previous one.
+    const earlier = this.messagesOf(fields.sessionId);
     const message: MessageRecord = {
       messageId: fields.messageId ?? randomUUID(),
       sessionId: fields.sessionId,
       turnId: fields.turnId ?? null,
+      parentId: fields.parentId ?? earlier[earlier.length - 1]?.messageId ?? null,
+      depth: earlier.length,
       role: fields.role,
       content: fields.content,
       metadata: fields.metadata ?? null,
@@ -389,6 +393,14 @@ export class FakeSessionsRepository {
     return session && this.store.sees(session.userId) ? session : null;
   }
 
+  /** Client chat ids are not kept here: none is known. */
+  async findByClientChatId(): Promise<SessionRecord | null> {
+    return null;
+  }
+
+  /** Sessions here are one branch: the leaf is always the newest message. */
+  async setLeaf(): Promise<void> {}
+
   /** Newest last_message_at first; `next` is the page's last session when more follow. */
   async list(_tx: Tx, filter: SessionListFilter): Promise<SessionPage> {
     this.lastList = filter;
@@ -498,7 +510,8 @@ export class FakeMessagesRepository {
       candidates = all.slice(window.offset);
     }
     const hasMore = candidates.length > window.limit;
-    const messages = backwards ? candidates.slice(-window.limit) : candidates.slice(0, window.limit);
+    const page = backwards ? candidates.slice(-window.limit) : candidates.slice(0, window.limit);
+    const messages = page.map((m) => ({ ...m, siblingIds: [m.messageId] }));
     return { total: session.messageCount, messages, hasMore };
   }
 
@@ -506,8 +519,9 @@ export class FakeMessagesRepository {
     return this.visible(sessionId).find((m) => m.messageId === messageId) ?? null;
   }
 
-  async newestMessages(_tx: Tx, sessionId: string, anchorMessageId: string): Promise<ContextEntry[]> {
-    return this.upTo(sessionId, anchorMessageId)
+  async newestMessages(_tx: Tx, anchor: { messageId: string }): Promise<ContextEntry[]> {
+    const sessionId = this.store.messages.find((m) => m.messageId === anchor.messageId)?.sessionId ?? '';
+    return this.upTo(sessionId, anchor.messageId)
       .filter((m) => m.role !== 'system')
       .reverse()
       .map(({ role, content }) => ({ role, content }));
