@@ -188,6 +188,11 @@ export class FakeDatabase {
     return this.run(auth.userId, work);
   }
 
+  /** A read (a replica's, in the service): here the same store. */
+  readAsUser<T>(auth: AuthContext, work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.run(auth.userId, work);
+  }
+
   asNewUser<T>(userId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
     return this.run(userId, work);
   }
