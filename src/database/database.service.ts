@@ -190,6 +190,10 @@ export class DatabaseService implements OnApplicationShutdown {
             ? `Applied migrations: ${result.applied.join(', ')}`
             : `Database schema up to date (${result.alreadyApplied} migrations)`,
         );
+        if (result.newer.length > 0)
+          this.logger.warn(
+            `The database has migrations of a later release applied (${result.newer.join(', ')}); running on it (expand/contract)`,
+          );
       }
       await this.applySearchLanguage(executor);
     });

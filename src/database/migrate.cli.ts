@@ -32,7 +32,8 @@ async function main(): Promise<void> {
   }
 }
 
-function report(result: { applied: string[]; alreadyApplied: number }): void {
+function report(result: { applied: string[]; alreadyApplied: number; newer: string[] }): void {
+  if (result.newer.length > 0) console.log(`Applied by a later release: ${result.newer.join(', ')}`);
   if (result.applied.length === 0) console.log(`Up to date (${result.alreadyApplied} migrations applied).`);
   for (const name of result.applied) console.log(`Applied ${name}`);
 }

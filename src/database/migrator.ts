@@ -22,6 +22,8 @@ export interface MigrationFile {
 export interface MigrationResult {
   applied: string[];
   alreadyApplied: number;
+  /** Applied migrations of a later release than this one (expand/contract: this release still runs). */
+  newer: string[];
 }
 
 export class MigrationError extends Error {}
@@ -83,8 +85,17 @@ export async function migrate(db: SqlExecutor, dir = MIGRATIONS_DIR): Promise<Mi
       }
       applied.set(row.migration_name, row);
     }
+    const newest = files.at(-1)?.name ?? '';
+    const newer: string[] = [];
     for (const [name, row] of applied) {
       const file = files.find((f) => f.name === name);
+      // A migration newer than all of this release's is a later release's (expand/contract: this release
+      // keeps working on the expanded schema, e.g. an instance restarted during a rolling upgrade or a
+      // rollback). One older than that was removed or renamed since it was applied: refuse.
+      if (!file && name > newest) {
+        newer.push(name);
+        continue;
+      }
       if (!file) {
         throw new MigrationError(`Migration ${name} is applied to the database but missing from ${dir}`);
       }
@@ -113,7 +124,7 @@ export async function migrate(db: SqlExecutor, dir = MIGRATIONS_DIR): Promise<Mi
         throw new MigrationError(`Migration ${file.name} failed: ${(error as Error).message}`);
       }
     }
-    return { applied: pending.map((f) => f.name), alreadyApplied: applied.size };
+    return { applied: pending.map((f) => f.name), alreadyApplied: applied.size - newer.length, newer };
   } finally {
     await db.query('SELECT pg_advisory_unlock($1)', [PRISMA_ADVISORY_LOCK_KEY]);
   }

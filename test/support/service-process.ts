@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 /**
  * Parley as a real process (src/main.ts compiled on the fly by SWC, as jest does, through
  * test/support/swc-register.mjs), for tests that need several instances or a kill. The same way
- * test/shutdown.e2e-spec.ts starts it.
+ * test/shutdown.e2e-spec.ts starts it. `cwd` runs another source tree's (another release's) src/main.ts
+ * through that tree's own loader.
  */
 export interface ServiceProcess {
   child: ChildProcess;
@@ -23,19 +24,22 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts the service on a free port (another one when the probed port is taken before it listens). */
-export async function startServiceProcess(env: Record<string, string>): Promise<ServiceProcess> {
+export async function startServiceProcess(
+  env: Record<string, string>,
+  cwd = process.cwd(),
+): Promise<ServiceProcess> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOn(await freePort(), env);
+      return await startOn(await freePort(), env, cwd);
     } catch (error) {
       if (attempt >= 3 || !/EADDRINUSE/.test((error as Error).message)) throw error;
     }
   }
 }
 
-async function startOn(port: number, env: Record<string, string>): Promise<ServiceProcess> {
+async function startOn(port: number, env: Record<string, string>, cwd: string): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--import', './test/support/swc-register.mjs', 'src/main.ts'], {
-    cwd: process.cwd(),
+    cwd,
     env: {
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'test',
