@@ -219,6 +219,7 @@ else
       it('skips a replica lagging past REPLICA_MAX_LAG_MS, and reports it lagging', async () => {
         const carol = await arrange('Carol');
         await replicaCaughtUp(strict);
+        await replicaCaughtUp(app); // both instances have seen the replica pass Carol's writes
         await pauseReplay();
         try {
           await admin.query(`UPDATE sessions SET title = 'Carol on the primary' WHERE session_id = $1`, [
