@@ -1,5 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { AdminModule } from './admin/admin.module.js';
+import { ApiKeysModule } from './api-keys/api-keys.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { ChatModule } from './chat/chat.module.js';
 import { AllExceptionsFilter } from './common/http-exception.filter.js';
@@ -39,6 +41,8 @@ export class AppModule {
         ChatModule,
         ExportsModule,
         SearchModule,
+        ApiKeysModule,
+        AdminModule,
         // The legacy POST /chat: absent (404, not in the OpenAPI document) when LEGACY_CHAT_ENABLED is false.
         ...(config.LEGACY_CHAT_ENABLED ? [LegacyChatModule] : []),
       ],

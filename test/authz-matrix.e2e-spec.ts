@@ -65,8 +65,13 @@ function idLocations(op: ApiOperation): IdLocation[] {
 }
 
 const idOperations = doc.operations.filter((op) => idLocations(op).length > 0);
-/** Operations with no id anywhere (lists, `me` routes, creations): who calls decides what they touch. */
-const idLessOperations = doc.operations.filter((op) => idLocations(op).length === 0);
+/**
+ * Operations with no id anywhere (lists, `me` routes, creations): who calls decides what they touch. Admin
+ * operations are refused to every non-admin instead (their own test below).
+ */
+const idLessOperations = doc.operations.filter((op) => idLocations(op).length === 0 && !op.adminOnly);
+/** Administrators-only operations (`x-parley-admin`). */
+const adminOperations = doc.operations.filter((op) => op.adminOnly);
 /** Operations that take a project id in the query (lists scoped to a project). */
 const projectScopedLists = doc.operations.filter((op) =>
   idLocations(op).some((l) => l.in === 'query' && l.kind === 'project'),
@@ -83,6 +88,7 @@ function idsOf(user: ArrangedUser, scope: 'private' | 'shared'): Ids {
     project: scope === 'private' ? user.privateProjectId : user.sharedProjectId,
     session,
     message: user.messagesBySession[session][0],
+    api_key: user.apiKeyIds[0],
   };
 }
 
@@ -153,7 +159,8 @@ async function snapshotOf(a: ArrangedUser): Promise<string> {
        'memberships', (SELECT jsonb_agg(to_jsonb(up) ORDER BY up.project_id, up.user_id) FROM user_projects up WHERE up.project_id IN (SELECT project_id FROM projects)),
        'sessions', (SELECT jsonb_agg(to_jsonb(s) ORDER BY s.session_id) FROM sessions s WHERE s.user_id = $1 OR s.project_id IN (SELECT project_id FROM projects)),
        'messages', (SELECT jsonb_agg(to_jsonb(m) ORDER BY m.seq) FROM chat_messages m JOIN sessions s USING (session_id) WHERE s.user_id = $1 OR s.project_id IN (SELECT project_id FROM projects)),
-       'turns', (SELECT jsonb_agg(to_jsonb(tu) ORDER BY tu.turn_id) FROM turns tu WHERE tu.user_id = $1 OR tu.project_id IN (SELECT project_id FROM projects))
+       'turns', (SELECT jsonb_agg(to_jsonb(tu) ORDER BY tu.turn_id) FROM turns tu WHERE tu.user_id = $1 OR tu.project_id IN (SELECT project_id FROM projects)),
+       'api_keys', (SELECT jsonb_agg(jsonb_build_object('key_id', k.key_id, 'scopes', k.scopes, 'expires_at', k.expires_at) ORDER BY k.key_id) FROM api_keys k WHERE k.user_id = $1)
      )::text AS snapshot`,
     [a.user_id],
   );
@@ -169,6 +176,7 @@ function leaksOf(body: string, a: ArrangedUser, sent: string[]): string[] {
     a.sharedProjectId,
     ...a.sessionIds,
     ...a.messageIds,
+    ...a.apiKeyIds,
   ];
   return secrets.filter(
     (secret) => !sent.includes(secret) && body.toLowerCase().includes(secret.toLowerCase()),
@@ -228,6 +236,7 @@ describe(`authorization matrix from the OpenAPI document (${DATABASE_KIND})`, ()
       expect.arrayContaining(['listProjects', 'getMe', 'updateMe', 'deleteMe']),
     );
     expect(projectScopedLists.map((op) => op.operationId)).toContain('listSessions');
+    expect(adminOperations.length).toBeGreaterThanOrEqual(7);
     const unknown = idOperations.flatMap((op) =>
       idLocations(op)
         .filter((l) => !l.kind)
@@ -287,6 +296,36 @@ describe(`authorization matrix from the OpenAPI document (${DATABASE_KIND})`, ()
         // a unique email may still refuse.
         if (caller && [401, 403, 404].includes(response.statusCode))
           problems.push(`${label}: ${response.statusCode} ${response.body.slice(0, 200)}`);
+      }
+      expect(problems).toEqual([]);
+    },
+    120_000,
+  );
+
+  it.each(adminOperations.map((op) => [`${op.method} ${op.path} (${op.operationId})`, op] as const))(
+    '%s (administrators only): a stranger, a co-member and nobody are refused (403 / 401) and change nothing',
+    async (_name, op) => {
+      const problems: string[] = [];
+      const [a, b] = await arrangeWorld(world, 2, { messagesPerSession: 2 });
+      const [c] = await arrangeWorld(world, 1);
+      const request = probe(op, idLocations(op), () => a.user_id, idsOf(a, 'private'));
+      for (const [relation, caller, expected] of [
+        ['stranger C', c, 403],
+        ['co-member B', b, 403],
+        ['anonymous', undefined, 401],
+      ] as const) {
+        const label = `${op.operationId} [${relation}]`;
+        const before = await Promise.all([a, b, c].map(snapshotOf));
+        const response = await send(caller, request);
+        const after = await Promise.all([a, b, c].map(snapshotOf));
+        rows.push(`${label.padEnd(80)} ${response.statusCode}`);
+        if (response.statusCode !== expected)
+          problems.push(
+            `${label}: expected ${expected}, got ${response.statusCode} ${response.body.slice(0, 200)}`,
+          );
+        if (after.some((snapshot, i) => snapshot !== before[i])) problems.push(`${label}: data changed`);
+        if (leaksOf(response.body, a, request.sent).length > 0)
+          problems.push(`${label}: the response shows A's data`);
       }
       expect(problems).toEqual([]);
     },

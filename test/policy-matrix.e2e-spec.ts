@@ -39,7 +39,7 @@ interface Case {
    * Who the migrating-role control run acts as ({me}) when no cell is 'Y'; `{ none: reason }` where the
    * statement cannot succeed even bypassing RLS (a key others reference): it must then fail on that constraint.
    */
-  control?: Actor | { none: string };
+  control?: Actor | { none: string; sqlstate?: string };
 }
 
 const ids = {
@@ -73,6 +73,10 @@ const ids = {
   TU: randomUUID(),
   /** An anonymous turn of L, its reply not written yet. */
   TL: randomUUID(),
+  /** O's API key. */
+  KO: randomUUID(),
+  /** An entry of the admin audit log. */
+  AU: randomUUID(),
 };
 const actorId: Record<Actor, string> = {
   owner: ids.O,
@@ -192,6 +196,25 @@ const CASES: Case[] = [
   c('idempotency_keys',  'insert', 'YYYYE', "the caller's key", `INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ('{me}', 'new', 'h')`),
   c('idempotency_keys',  'insert', 'YEEEE', "a key of O's", `INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ('{O}', 'new', 'h')`),
 
+  // users: the columns only administrators change (role, disabled_at): not even the owner (issue 13 §4).
+  c('users',             'update', 'E000E', "role of O's row (to admin)", `UPDATE users SET role = 'admin' WHERE user_id = '{O}'`, 'owner'),
+  c('users',             'update', 'E000E', "disabled_at of O's row", `UPDATE users SET disabled_at = now() WHERE user_id = '{O}'`, 'owner'),
+  c('users',             'insert', 'EEEEE', "the caller's own row as an admin", `INSERT INTO users (user_id, role) VALUES ('{new}', 'admin')`, 'stranger'),
+
+  // api_keys: KO, O's key. The secret's hash is not readable by request roles at all.
+  c('api_keys',          'select', 'Y000E', 'KO', `SELECT key_id FROM api_keys WHERE key_id = '{KO}'`),
+  c('api_keys',          'select', 'EEEEE', "KO's secret_hash", `SELECT secret_hash FROM api_keys WHERE key_id = '{KO}'`, 'owner'),
+  c('api_keys',          'update', 'EEEEE', 'scopes of KO', `UPDATE api_keys SET scopes = ARRAY['read','write','chat'] WHERE key_id = '{KO}'`, 'owner'),
+  c('api_keys',          'delete', 'Y000E', 'KO (revoking it)', `DELETE FROM api_keys WHERE key_id = '{KO}'`),
+  c('api_keys',          'insert', 'YYYYE', "a key of the caller's", `INSERT INTO api_keys (user_id, name, prefix, secret_hash, scopes) VALUES ('{me}', 'k', 'pk_policymatrix1', '\\x01', ARRAY['read'])`),
+  c('api_keys',          'insert', 'YEEEE', "a key of O's", `INSERT INTO api_keys (user_id, name, prefix, secret_hash, scopes) VALUES ('{O}', 'k', 'pk_policymatrix1', '\\x01', ARRAY['read'])`),
+
+  // admin_audit: only the admin role (test/admin.e2e-spec.ts) reads and appends; nobody updates or deletes.
+  c('admin_audit',       'select', 'EEEEE', 'the log', `SELECT 1 AS one FROM admin_audit`, 'owner'),
+  c('admin_audit',       'insert', 'EEEEE', 'an entry', `INSERT INTO admin_audit (actor_id, action) VALUES ('{me}', 'forged')`, 'owner'),
+  c('admin_audit',       'update', 'EEEEE', 'AU', `UPDATE admin_audit SET action = 'x' WHERE audit_id = '{AU}'`, { none: 'append-only: the trigger refuses every role', sqlstate: '42501' }),
+  c('admin_audit',       'delete', 'EEEEE', 'AU', `DELETE FROM admin_audit WHERE audit_id = '{AU}'`, { none: 'append-only: the trigger refuses every role', sqlstate: '42501' }),
+
   // legacy_imports: the importer's ledger, out of reach of request roles.
   c('legacy_imports',    'select', 'EEEEE', 'the ledger', `SELECT 1 AS one FROM legacy_imports`, 'owner'),
   c('legacy_imports',    'insert', 'EEEEE', 'a ledger row', `INSERT INTO legacy_imports (project_id, user_id, session_id, owner_created) VALUES ('{new}', '{me}', '{new}', false)`, 'owner'),
@@ -248,6 +271,9 @@ describe(`the policy matrix, every table × operation × who asks (${DATABASE_KI
         ('{TU}', '{P}', 'legacy', 'legacy reply', NULL, NULL),
         ('{TL}', '{L}', 'anonymous', NULL, NULL, NULL);
       INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ('{O}', 'k', 'h');
+      INSERT INTO api_keys (key_id, user_id, name, prefix, secret_hash, scopes)
+        VALUES ('{KO}', '{O}', 'O''s key', 'pk_policymatrix0', '\\x00', ARRAY['read']);
+      INSERT INTO admin_audit (audit_id, actor_id, action) VALUES ('{AU}', '{C}', 'users.list');
       INSERT INTO legacy_imports (project_id, user_id, session_id, owner_created) VALUES ('{N}', '{O}', '{SN}', false);
     `,
         '',
@@ -309,12 +335,14 @@ describe(`the policy matrix, every table × operation × who asks (${DATABASE_KI
     async (_table, _op, _what, c) => {
       if (c.control === undefined) throw new Error('a case that nobody may run names its control actor');
       if (typeof c.control === 'object') {
-        // Not even the migrating role can: the statement must fail on an integrity constraint, not a typo.
+        // Not even the migrating role can: the statement must fail on an integrity constraint (or the guard
+        // named), not a typo. attempt() answers a 42501 as 'E'.
         const failure = await attempt(null, c, 'owner').then(
-          () => undefined,
+          (outcome) => (outcome === 'E' ? '42501' : undefined),
           (error: unknown) => sqlStateOf(error),
         );
-        expect(failure?.slice(0, 2)).toBe('23');
+        if (c.control.sqlstate) expect(failure).toBe(c.control.sqlstate);
+        else expect(failure?.slice(0, 2)).toBe('23');
         return;
       }
       expect(await attempt(null, c, c.control)).toBe('Y');

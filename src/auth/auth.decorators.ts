@@ -17,3 +17,16 @@ export const IgnoresIdentity = () => SetMetadata(IGNORES_IDENTITY, true);
 export const CurrentAuth = createParamDecorator(
   (_data: unknown, ctx: ExecutionContext): AuthContext | undefined => ctx.switchToHttp().getRequest().user,
 );
+
+export const NO_API_KEYS = 'parley:noApiKeys';
+
+/**
+ * API keys may not call the route (403), whatever their scopes: managing API keys, and administration. On a
+ * handler or a whole controller.
+ */
+export const NoApiKeys = () => SetMetadata(NO_API_KEYS, true);
+
+/** The request's id (as in X-Request-ID, the logs and error bodies): for records such as the audit log. */
+export const RequestId = createParamDecorator((_data: unknown, ctx: ExecutionContext): string =>
+  String(ctx.switchToHttp().getRequest<{ id: unknown }>().id),
+);

@@ -7,13 +7,18 @@ import { APP_CONFIG } from '../config/config.tokens.js';
 import { AppError } from '../common/app-error.js';
 import { isUuid } from '../common/uuid.js';
 import type { AuthContext } from './auth-context.js';
-import { IGNORES_IDENTITY, IS_PUBLIC } from './auth.decorators.js';
+import { isChatRoute } from '../common/route-policy.js';
+import { ApiKeysService } from '../api-keys/api-keys.service.js';
+import { looksLikeApiKey } from '../api-keys/api-key-token.js';
+import type { ApiKeyScope } from './auth-context.js';
+import { IGNORES_IDENTITY, IS_PUBLIC, NO_API_KEYS } from './auth.decorators.js';
 import { INVALID_TOKEN, JwtKeys } from './jwt-keys.js';
 
 type AuthedRequest = FastifyRequest & { user?: AuthContext };
 
 /**
- * Resolves the caller of every route: `Authorization: Bearer <JWT>` (when JWT_SECRET or JWKS_URL is set;
+ * Resolves the caller of every route: `Authorization: Bearer pk_...` (an API key, ApiKeysService; its scopes
+ * checked against the route here), `Authorization: Bearer <JWT>` (when JWT_SECRET or JWKS_URL is set;
  * verified by passport-jwt, see JwtStrategy and JwtKeys) or `X-User-ID: <uuid>` (when AUTH_HEADER_ENABLED). With header mode off the header is ignored
  * entirely. A bearer token wins over the header. That the user exists is checked by the database in the
  * request's first statement (see DatabaseService).
@@ -23,6 +28,7 @@ export class AuthGuard extends PassportAuthGuard('jwt') {
   constructor(
     private readonly reflector: Reflector,
     private readonly jwt: JwtKeys,
+    private readonly apiKeys: ApiKeysService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
@@ -42,6 +48,13 @@ export class AuthGuard extends PassportAuthGuard('jwt') {
     const headerId = this.config.AUTH_HEADER_ENABLED ? request.headers['x-user-id'] : undefined;
 
     if (authorization !== undefined) {
+      const credential = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+      if (credential !== undefined && looksLikeApiKey(credential)) {
+        const auth = await this.apiKeys.authenticate(credential);
+        this.checkScopes(context, request, auth.scopes ?? []);
+        request.user = auth;
+        return true;
+      }
       if (!this.jwt.enabled) throw AppError.unauthorized('Bearer tokens are not accepted by this server');
       if (!/^Bearer\s+\S+$/i.test(authorization))
         throw AppError.unauthorized('Authorization must be "Bearer <token>"');
@@ -62,6 +75,26 @@ export class AuthGuard extends PassportAuthGuard('jwt') {
           ? 'Authentication required: send Authorization: Bearer <JWT>'
           : 'Authentication required: send X-User-ID',
     );
+  }
+
+  /**
+   * What an API key may call: never a @NoApiKeys() route; a route that calls the model needs `chat`, a GET
+   * `read`, anything else `write`. Policy of the route (its marks and method), not of its URL.
+   */
+  private checkScopes(
+    context: ExecutionContext,
+    request: FastifyRequest,
+    scopes: readonly ApiKeyScope[],
+  ): void {
+    if (this.reflector.getAllAndOverride<boolean>(NO_API_KEYS, [context.getHandler(), context.getClass()]))
+      throw AppError.forbidden('API keys cannot be used here: sign in as the user');
+    const needed: ApiKeyScope = isChatRoute(request.routeOptions)
+      ? 'chat'
+      : request.method === 'GET' || request.method === 'HEAD'
+        ? 'read'
+        : 'write';
+    if (!scopes.includes(needed))
+      throw AppError.forbidden(`This API key lacks the '${needed}' scope this route needs`);
   }
 
   /** Maps passport-jwt's outcome to the three messages a client may see (or the key source's own error). */

@@ -7,7 +7,8 @@ export function sqlStateOf(error: unknown, depth = 0): string | undefined {
   for (const candidate of [e.originalCode, e.code]) {
     if (typeof candidate === 'string' && /^[0-9A-Z]{5}$/.test(candidate) && !candidate.startsWith('P'))
       return candidate;
-    if (typeof candidate === 'string' && /^P0\d{3}$/.test(candidate)) return candidate;
+    // Class P0 (PL/pgSQL) and Parley's own PA codes (PA403: app.assert_admin()); Prisma's are P and 4 digits.
+    if (typeof candidate === 'string' && /^P[0A]\d{3}$/.test(candidate)) return candidate;
   }
   const meta = e.meta as Record<string, unknown> | undefined;
   return (
@@ -57,6 +58,9 @@ export function appErrorFromDatabase(error: unknown): AppError | undefined {
   switch (state) {
     case '28000':
       return AppError.unauthorized('Unknown user: the caller does not match any user');
+    case 'PA403':
+      // app.assert_admin(): the caller is a user, but not an administrator.
+      return AppError.forbidden('Administrators only');
     case '23505':
       return AppError.conflict('A record with the same unique value already exists');
     case '42501':

@@ -9,7 +9,7 @@ import type { AuthContext } from '../auth/auth-context.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.js';
-import { APP_ROLE, CONTEXT_WITHOUT_CHECK, LEGACY_ROLE, USER_CONTEXT } from './context.sql.js';
+import { ADMIN_CONTEXT, APP_ROLE, CONTEXT_WITHOUT_CHECK, LEGACY_ROLE, USER_CONTEXT } from './context.sql.js';
 import { appErrorFromDatabase, sqlStateOf } from '../common/sql-errors.js';
 import { KnownUsers } from './known-users.js';
 import { migrate } from './migrator.js';
@@ -99,7 +99,7 @@ const statementTimeoutInTransaction = (ms: number): Statement => ({
   values: [String(ms)],
 });
 
-export { APP_ROLE, LEGACY_ROLE } from './context.sql.js';
+export { ADMIN_ROLE, APP_ROLE, LEGACY_ROLE } from './context.sql.js';
 
 /**
  * The one place that knows how Parley reaches PostgreSQL: a server through `pg` when DATABASE_URL is set,
@@ -401,6 +401,23 @@ export class DatabaseService implements OnApplicationShutdown {
   /** Anonymous legacy traffic: the legacy role, which reaches only dossiers nobody is a member of. */
   asLegacy<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     return this.transaction(CONTEXT_WITHOUT_CHECK, [LEGACY_ROLE, ''], work, this.pool);
+  }
+
+  /**
+   * An administrator's request: the role parley_admin, whose policies all require the caller to be an enabled
+   * admin; the context statement refuses anyone else (401 for an unknown or disabled caller, 403 for a user
+   * who is not an admin) before `work` runs anything.
+   */
+  asAdmin<T>(auth: AuthContext, work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.transaction(ADMIN_CONTEXT, [auth.userId, auth.userId], work, this.pool, auth.userId);
+  }
+
+  /**
+   * Work done before the caller is known (resolving an API key): the application role with no caller, which
+   * reaches no row of any table; only the SECURITY DEFINER functions granted to it answer.
+   */
+  asNobody<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.transaction(CONTEXT_WITHOUT_CHECK, [APP_ROLE, ''], work, this.pool);
   }
 
   /**

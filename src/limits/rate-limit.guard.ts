@@ -71,7 +71,9 @@ export class RateLimitGuard implements CanActivate {
     request: FastifyRequest & { user?: AuthContext },
   ): Promise<RateLimitHit> {
     const user = request.user;
-    const proven = user !== undefined && (user.via === 'jwt' || this.database.knownUsers.has(user.userId));
+    const proven =
+      user !== undefined &&
+      (user.via === 'jwt' || user.via === 'api_key' || this.database.knownUsers.has(user.userId));
     if (proven) return this.storage.hit(budget, `user:${user.userId}`);
     const byAddress = await this.storage.hit(budget, `ip:${request.ip}`);
     if (!byAddress.allowed || !user) return byAddress;

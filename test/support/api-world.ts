@@ -122,6 +122,13 @@ export async function arrangeMembership(
   ]);
 }
 
+/** An API key of the user's: POST /api/v1/users/me/api-keys when the document has it, else none. */
+export async function arrangeApiKey(ctx: WorldContext, user: TestUser, name: string): Promise<string[]> {
+  if (!hasOperation(ctx.doc, 'POST', '/api/v1/users/me/api-keys')) return [];
+  const key = await call(ctx, user, 'POST', '/api/v1/users/me/api-keys', { name, scopes: ['read'] });
+  return [String(key.key_id)];
+}
+
 export interface ArrangedUser extends TestUser {
   /** A project only this user belongs to, and one shared with the next user of the world. */
   privateProjectId: string;
@@ -130,6 +137,8 @@ export interface ArrangedUser extends TestUser {
   sessionIds: string[];
   messageIds: string[];
   messagesBySession: Record<string, string[]>;
+  /** The user's API keys (one, when the API has them). */
+  apiKeyIds: string[];
   /** A marker in every title and message of this user: no response to anybody else may contain it. */
   marker: string;
 }
@@ -163,6 +172,7 @@ export async function arrangeWorld(
         messageIds.push(...messagesBySession[sessionId]);
       }
     }
+    const apiKeyIds = await arrangeApiKey(ctx, user, `key ${marker}`);
     users.push({
       ...user,
       privateProjectId,
@@ -170,6 +180,7 @@ export async function arrangeWorld(
       sessionIds,
       messageIds,
       messagesBySession,
+      apiKeyIds,
       marker,
     });
   }
@@ -192,6 +203,7 @@ export function toFuzzActors(users: ArrangedUser[]): FuzzActor[] {
       ],
       session: user.sessionIds,
       message: user.messageIds,
+      api_key: user.apiKeyIds,
     };
     return { user_id: user.user_id, headers: user.headers, ids };
   });
@@ -202,7 +214,7 @@ const UUID_PATTERN = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 /** An id in a response that names a row the caller may not see, and what kind of row it is. */
 export interface ForeignId {
   id: string;
-  kind: 'session' | 'message' | 'turn' | 'project' | 'user';
+  kind: 'session' | 'message' | 'turn' | 'project' | 'user' | 'api_key';
 }
 
 /**
@@ -235,6 +247,9 @@ export async function foreignIdsIn(
      UNION ALL
      SELECT m.message_id::text, 'message' FROM chat_messages m JOIN ids ON m.message_id = ids.id
       WHERE m.user_id IS DISTINCT FROM $2::uuid AND m.created_at < (SELECT at FROM since)
+     UNION ALL
+     SELECT k.key_id::text, 'api_key' FROM api_keys k JOIN ids ON k.key_id = ids.id
+      WHERE k.user_id IS DISTINCT FROM $2::uuid AND k.created_at < (SELECT at FROM since)
      UNION ALL
      SELECT tu.turn_id::text, 'turn' FROM turns tu JOIN ids ON tu.turn_id = ids.id
       WHERE tu.user_id IS DISTINCT FROM $2::uuid AND tu.created_at < (SELECT at FROM since)

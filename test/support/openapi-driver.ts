@@ -62,6 +62,8 @@ export interface ApiOperation {
   responses: Record<string, ApiResponseSpec>;
   /** The operation accepts anonymous callers (`security` lists an empty requirement). */
   isPublic: boolean;
+  /** Administrators only (`x-parley-admin`): everybody else is refused with 403. */
+  adminOnly: boolean;
 }
 
 interface RawParameter {
@@ -77,6 +79,7 @@ interface RawOperation {
   requestBody?: { required?: boolean; content?: Record<string, { schema?: JsonSchema }> };
   responses?: Record<string, { content?: Record<string, { schema?: JsonSchema }> }>;
   security?: Record<string, string[]>[];
+  'x-parley-admin'?: boolean;
 }
 export interface RawDocument {
   openapi: string;
@@ -133,6 +136,7 @@ export class ApiDocument {
             ]),
           ),
           isPublic: (op.security ?? []).some((requirement) => Object.keys(requirement).length === 0),
+          adminOnly: op['x-parley-admin'] === true,
         });
       }
     }
@@ -340,13 +344,14 @@ export function exampleValue(doc: ApiDocument, schema: JsonSchema, depth = 0): u
 }
 
 /** What kind of Parley resource an id-bearing parameter or field names, by its name. */
-export type ResourceKind = 'user' | 'project' | 'session' | 'message';
+export type ResourceKind = 'user' | 'project' | 'session' | 'message' | 'api_key';
 
 export function resourceKindOf(name: string): ResourceKind | undefined {
   if (/(^|_)session_id$/.test(name)) return 'session';
   if (/(^|_)project_id$/.test(name)) return 'project';
   if (/(^|_)user_id$/.test(name)) return 'user';
   if (/(^|_)message_id$/.test(name) || name === 'before' || name === 'after') return 'message';
+  if (/(^|_)key_id$/.test(name)) return 'api_key';
   return undefined;
 }
 
