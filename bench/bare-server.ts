@@ -17,6 +17,7 @@ import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import pg from 'pg';
 import { buildContext, type StoredMessage } from '../src/chat/chat-context.js';
+import { END_GENERATION, INSERT_GENERATION } from '../src/chat/generations.sql.js';
 import { BUILTIN_MODEL_ID, composeBuiltinReply } from '../src/llm/builtin.provider.js';
 import { AppError } from '../src/common/app-error.js';
 import { PROJECT_CURSOR, SESSION_CURSOR } from '../src/common/keyset-cursor.js';
@@ -352,6 +353,8 @@ app.put('/api/v1/sessions/:session_id/title', async (request) => {
 // POST /api/v1/chat for an existing session: the statements of ChatService.chat and complete().
 // ---------------------------------------------------------------------------------------------------------
 const defaults = new EnvironmentVariables();
+/** This process as a chat instance (the generation records name it, as Parley's do). */
+const INSTANCE_ID = randomUUID();
 const SYSTEM_PROMPT = defaults.LLM_SYSTEM_PROMPT;
 const CONTEXT_CHARS = defaults.LLM_CONTEXT_CHARS;
 type Prompt = Parameters<typeof composeBuiltinReply>[0];
@@ -381,6 +384,17 @@ async function beginExchange(userId: string, sessionId: string, text: string): P
         false,
       ])
     ).rows[0];
+    const assistantId = randomUUID();
+    await client.query(INSERT_GENERATION, [
+      assistantId,
+      sessionId,
+      userId,
+      user.message_id,
+      INSTANCE_ID,
+      null,
+      'builtin',
+      BUILTIN_MODEL_ID,
+    ]);
     const newestFirst: StoredMessage[] = [];
     let chars = 0;
     let window = contextWindow(user.depth as number);
@@ -404,7 +418,7 @@ async function beginExchange(userId: string, sessionId: string, text: string): P
       newestFirst,
       budgetChars: CONTEXT_CHARS,
     });
-    return { session, user, assistantId: randomUUID(), system: context.system, messages: context.messages };
+    return { session, user, assistantId, system: context.system, messages: context.messages };
   });
 }
 
@@ -442,6 +456,7 @@ async function saveReply(
         false,
       ])
     ).rows[0];
+    await client.query(END_GENERATION, [exchange.assistantId]);
     const session =
       (await client.query<SessionRow>(SESSION_BY_ID, [exchange.session.session_id])).rows[0] ??
       exchange.session;
@@ -461,6 +476,8 @@ const toMessage = (m: MessageRow) => ({
 });
 
 const sse = (part: unknown) => `data: ${JSON.stringify(part)}\n\n`;
+/** A part with Parley's SSE id (the text's length up to its end; 0 on data-session). */
+const sseAt = (offset: number, part: unknown) => `id: ${offset}\ndata: ${JSON.stringify(part)}\n\n`;
 
 app.post('/api/v1/chat', async (request, response) => {
   const userId = caller(request.headers);
@@ -496,7 +513,7 @@ app.post('/api/v1/chat', async (request, response) => {
   const textId = `text-${exchange.assistantId}`;
   async function* parts(): AsyncGenerator<string> {
     yield sse({ type: 'start', messageId: exchange.assistantId });
-    yield sse({
+    yield sseAt(0, {
       type: 'data-session',
       id: exchange.session.session_id,
       data: {
@@ -509,8 +526,11 @@ app.post('/api/v1/chat', async (request, response) => {
       },
     });
     yield sse({ type: 'text-start', id: textId });
-    for (const delta of generated.text.match(/\s*\S+/g) ?? [])
-      yield sse({ type: 'text-delta', id: textId, delta });
+    let offset = 0;
+    for (const delta of generated.text.match(/\s*\S+/g) ?? []) {
+      offset += delta.length;
+      yield sseAt(offset, { type: 'text-delta', id: textId, delta });
+    }
     const saved = await saveReply(userId, exchange, generated.text, metadata);
     yield sse({ type: 'text-end', id: textId });
     yield sse({ type: 'finish', finishReason: 'stop', messageMetadata: saved.assistant.metadata });

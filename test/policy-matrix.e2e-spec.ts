@@ -1,3 +1,4 @@
+import { ChatInstance } from '../src/chat/chat-instance.js';
 import { randomUUID } from 'node:crypto';
 import { sqlStateOf } from '../src/common/sql-errors.js';
 import { APP_ROLE, LEGACY_ROLE, prismaOf, type Tx } from '../src/database/database.service.js';
@@ -67,6 +68,12 @@ const ids = {
   SO: randomUUID(),
   SN: randomUUID(),
   MO: randomUUID(),
+  /**
+   * The reply being generated in SO (an assistant message id), and the instance generating it: the test
+   * app's own (set in beforeAll), whose heartbeat keeps it from being finished as interrupted meanwhile.
+   */
+  GO: randomUUID(),
+  I: '',
   /** O's own turn in P, recorded in SO, its reply not written yet. */
   TO: randomUUID(),
   /** An unattributed (legacy) turn of P. */
@@ -215,6 +222,21 @@ const CASES: Case[] = [
   c('admin_audit',       'update', 'EEEEE', 'AU', `UPDATE admin_audit SET action = 'x' WHERE audit_id = '{AU}'`, { none: 'append-only: the trigger refuses every role', sqlstate: '42501' }),
   c('admin_audit',       'delete', 'EEEEE', 'AU', `DELETE FROM admin_audit WHERE audit_id = '{AU}'`, { none: 'append-only: the trigger refuses every role', sqlstate: '42501' }),
 
+  // chat_generations, chat_generation_chunks: GO, a reply to MO being generated in SO, with one chunk.
+  c('chat_generations',  'select', 'Y000E', 'GO', `SELECT 1 AS one FROM chat_generations WHERE message_id = '{GO}'`),
+  c('chat_generations',  'update', 'Y000E', 'stop_requested_at of GO (a stop)', `UPDATE chat_generations SET stop_requested_at = now() WHERE message_id = '{GO}'`),
+  c('chat_generations',  'delete', 'Y000E', 'GO', `DELETE FROM chat_generations WHERE message_id = '{GO}'`),
+  c('chat_generations',  'insert', 'YEEEE', "a reply in O's session SO", `INSERT INTO chat_generations (message_id, session_id, user_id, user_message_id, instance_id, provider, model) VALUES ('{new}', '{SO}', '{O}', '{MO}', '{I}', 'p', 'm')`),
+  c('chat_generation_chunks', 'select', 'Y000E', "GO's chunk", `SELECT 1 AS one FROM chat_generation_chunks WHERE message_id = '{GO}'`),
+  c('chat_generation_chunks', 'delete', 'Y000E', "GO's chunk", `DELETE FROM chat_generation_chunks WHERE message_id = '{GO}'`),
+  c('chat_generation_chunks', 'insert', 'EEEEE', 'a chunk of GO (only the batched writer, on the maintenance path)', `INSERT INTO chat_generation_chunks (message_id, seq, user_id, delta) VALUES ('{GO}', 1, '{O}', 'x')`, 'owner'),
+  c('chat_generation_chunks', 'update', 'EEEEE', "GO's chunk", `UPDATE chat_generation_chunks SET delta = 'x' WHERE message_id = '{GO}'`, 'owner'),
+  // chat_instances: heartbeats, out of reach of request roles.
+  c('chat_instances',    'select', 'EEEEE', 'the instances', `SELECT 1 AS one FROM chat_instances`, 'owner'),
+  c('chat_instances',    'insert', 'EEEEE', 'an instance', `INSERT INTO chat_instances (instance_id) VALUES ('{new}')`, 'owner'),
+  c('chat_instances',    'update', 'EEEEE', 'the heartbeats', `UPDATE chat_instances SET heartbeat_at = now()`, 'owner'),
+  c('chat_instances',    'delete', 'EEEEE', 'the instances', `DELETE FROM chat_instances`, 'owner'),
+
   // legacy_imports: the importer's ledger, out of reach of request roles.
   c('legacy_imports',    'select', 'EEEEE', 'the ledger', `SELECT 1 AS one FROM legacy_imports`, 'owner'),
   c('legacy_imports',    'insert', 'EEEEE', 'a ledger row', `INSERT INTO legacy_imports (project_id, user_id, session_id, owner_created) VALUES ('{new}', '{me}', '{new}', false)`, 'owner'),
@@ -252,6 +274,7 @@ describe(`the policy matrix, every table × operation × who asks (${DATABASE_KI
 
   beforeAll(async () => {
     t = await createTestApp();
+    ids.I = t.app.get(ChatInstance).id;
     // Arranged through the maintenance path, which bypasses RLS.
     await t.sql.exec(
       fill(
@@ -275,6 +298,9 @@ describe(`the policy matrix, every table × operation × who asks (${DATABASE_KI
         VALUES ('{KO}', '{O}', 'O''s key', 'pk_policymatrix0', '\\x00', ARRAY['read']);
       INSERT INTO admin_audit (audit_id, actor_id, action) VALUES ('{AU}', '{C}', 'users.list');
       INSERT INTO legacy_imports (project_id, user_id, session_id, owner_created) VALUES ('{N}', '{O}', '{SN}', false);
+      INSERT INTO chat_generations (message_id, session_id, user_id, user_message_id, instance_id, provider, model)
+        VALUES ('{GO}', '{SO}', '{O}', '{MO}', '{I}', 'p', 'm');
+      INSERT INTO chat_generation_chunks (message_id, seq, user_id, delta) VALUES ('{GO}', 0, '{O}', 'Hel');
     `,
         '',
       ),

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { sqlOf, type Tx } from '../database/database.service.js';
 import type { SqlExecutor } from '../database/sql-executor.js';
+import { END_GENERATION, INSERT_GENERATION } from './generations.sql.js';
 
 /** A reply being generated, as chat_generations records it. */
 export interface GenerationRecord {
@@ -66,30 +67,21 @@ export interface ChunkRead {
 export class GenerationsRepository {
   /** Recorded in the transaction that commits the user message. */
   async insert(tx: Tx, g: Omit<GenerationRecord, 'startedAt'>): Promise<void> {
-    await sqlOf(tx).query(
-      `INSERT INTO chat_generations
-              (message_id, session_id, user_id, user_message_id, instance_id, idempotency_key, provider, model)
-       VALUES ($1::uuid, $2::uuid, $3::uuid, $4::uuid, $5::uuid, $6, $7, $8)`,
-      [
-        g.messageId,
-        g.sessionId,
-        g.userId,
-        g.userMessageId,
-        g.instanceId,
-        g.idempotencyKey,
-        g.provider,
-        g.model,
-      ],
-    );
+    await sqlOf(tx).query(INSERT_GENERATION, [
+      g.messageId,
+      g.sessionId,
+      g.userId,
+      g.userMessageId,
+      g.instanceId,
+      g.idempotencyKey,
+      g.provider,
+      g.model,
+    ]);
   }
 
   /** The reply is saved (or failed): its record and its chunks go, in the transaction that saves it. */
   async delete(tx: Tx, messageId: string): Promise<void> {
-    await sqlOf(tx).query(
-      `WITH chunks AS (DELETE FROM chat_generation_chunks WHERE message_id = $1::uuid)
-       DELETE FROM chat_generations WHERE message_id = $1::uuid`,
-      [messageId],
-    );
+    await sqlOf(tx).query(END_GENERATION, [messageId]);
   }
 
   /** The replies running in the caller's session (`messageId`: that one only), newest first. */
@@ -187,6 +179,17 @@ export class GenerationsRepository {
                OR i.heartbeat_at < now() - make_interval(secs => $2::double precision / 1000))
         LIMIT 500`,
       [instanceId, deadAfterMs, allOthers],
+    );
+    return rows.map((r) => r.message_id);
+  }
+
+  /** MAINTENANCE: this instance's replies started more than `olderThanMs` ago (to find those it lost). */
+  async ofInstance(sql: SqlExecutor, instanceId: string, olderThanMs: number): Promise<string[]> {
+    const rows = await sql.query<{ message_id: string }>(
+      `SELECT message_id::text FROM chat_generations
+        WHERE instance_id = $1::uuid AND started_at < now() - make_interval(secs => $2::double precision / 1000)
+        LIMIT 500`,
+      [instanceId, olderThanMs],
     );
     return rows.map((r) => r.message_id);
   }

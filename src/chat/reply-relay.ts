@@ -14,6 +14,10 @@ export const STOP_CHANNEL = 'parley_reply_stop';
 export const HEARTBEAT_MS = 1000;
 /** An instance silent this long is dead: its replies are finished as `interrupted`. */
 export const DEAD_AFTER_MS = 5000;
+/** Every this many heartbeats, this instance's own records of replies it no longer generates are finished. */
+const LOST_CHECK_TICKS = 10;
+/** A record must be this old before it counts as lost (a reply is recorded just before it starts here). */
+const LOST_AFTER_MS = 30_000;
 /** How often a reader polls when no notification can reach it (CHAT_RELAY=poll, or LISTEN is down). */
 export const POLL_MS = 200;
 
@@ -37,6 +41,7 @@ export class ReplyRelay implements OnModuleInit, OnApplicationShutdown {
   /** Readers waiting for a batch of a given instance. */
   private readonly waiting = new Map<string, Set<() => void>>();
   private ticking = false;
+  private ticks = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -77,6 +82,13 @@ export class ReplyRelay implements OnModuleInit, OnApplicationShutdown {
         this.db.kind === 'pglite',
       );
       for (const messageId of orphaned) await this.interrupted.finish(messageId);
+      // A reply of this instance that is no longer generated here but whose record stayed (saving it failed,
+      // e.g. the database was unreachable at that moment) is finished the same way, so that nobody waits for it.
+      if (++this.ticks % LOST_CHECK_TICKS === 0) {
+        const mine = await this.generations.ofInstance(sql, this.instance.id, LOST_AFTER_MS);
+        for (const messageId of mine)
+          if (!this.instance.reply(messageId)) await this.interrupted.finish(messageId);
+      }
       if (Math.random() < HEARTBEAT_MS / 60_000) await this.generations.sweep(sql);
     } catch (error) {
       if (!this.closed) this.logger.warn(`chat instance heartbeat failed: ${(error as Error).message}`);
