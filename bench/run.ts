@@ -38,6 +38,7 @@ import { chatScenarios, mixScenario } from './chat.js';
 import { coreScenarios, listScenario, messagesScenario, type Scenario } from './scenarios.js';
 import { compareSql, type SqlCheck } from './sqlcheck.js';
 import { probeReplyChunks, runStreams } from './streams.js';
+import { startPgBouncer } from './pgbouncer.js';
 
 const log = (line: string) => console.log(`[bench] ${line}`);
 
@@ -328,6 +329,16 @@ async function main(): Promise<void> {
     for (const s of flat) console.log(`flat     ${s.id.padEnd(22)} ${s.title}`);
     console.log('many     many-users             list sessions over 1,000 users, 1 vs 64 connections');
     console.log('streams  streams                concurrent SSE chats held open');
+    console.log(
+      'scale    scale                  list, message page and chat through PgBouncer vs direct (--only scale)',
+    );
+    return;
+  }
+  // Opt-in (not in the full run, which must stay under 15 minutes): Parley through PgBouncer beside Parley
+  // connected directly, the same requests (so the same SQL), alternating rounds.
+  if (flags.only?.split(',').includes('scale')) {
+    await measureThroughPgBouncer(config, logDir, core, notes);
+    for (const note of notes) log(note);
     return;
   }
   const coreRun = core.filter((s) => selected(flags.only, s.id, 'core'));
@@ -620,6 +631,53 @@ async function main(): Promise<void> {
     await writeIntoDocs(join(config.root, 'docs', 'performance.md'), table);
     log('docs/performance.md updated');
   }
+}
+
+/**
+ * The `scale` group: Parley with DATABASE_URL through a PgBouncer of the run's own (transaction pooling, a
+ * pool of config.poolMax server connections, DATABASE_DIRECT_URL for the migrator) beside Parley connected
+ * directly, on the same scenarios, measured in alternating rounds like Parley and the ceiling. Prints a
+ * markdown table (docs/scaling.md). Reads on a replica are not measured here: the bench database lives on a
+ * server this harness cannot make a streaming replica of (docs/scaling.md says what was measured instead).
+ */
+async function measureThroughPgBouncer(
+  config: BenchConfig,
+  logDir: string,
+  core: Scenario[],
+  notes: string[],
+): Promise<void> {
+  const ids = ['list-10', 'messages-first', 'rename', 'chat-json'];
+  const scenarios = core.filter((s) => ids.includes(s.id));
+  const bouncer = await startPgBouncer(config.databaseUrl, config.poolMax);
+  const direct = await startParley(config, logDir, 'parley-direct');
+  const pooled = await startParley(config, logDir, 'parley-pgbouncer', {
+    DATABASE_URL: bouncer.urlFor(config.databaseUrl),
+    DATABASE_DIRECT_URL: config.databaseUrl,
+  });
+  const rows: string[] = [
+    '| Scenario | direct req/s | through PgBouncer req/s | ratio | p99 direct / PgBouncer (ms) | failed (direct / PgBouncer) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  try {
+    for (const s of scenarios) {
+      log(`scale: ${s.id} through PgBouncer vs direct...`);
+      // measure() alternates its two targets; here "bare" is Parley connected directly.
+      const m = await measure(config, s, { parley: pooled, bare: direct }, config.connections);
+      const viaBouncer = summarize(m.parley);
+      const straight = summarize(m.bare);
+      rows.push(
+        `| ${s.title} | ${Math.round(straight.rps)} | ${Math.round(viaBouncer.rps)} | ${(viaBouncer.rps / straight.rps).toFixed(2)} | ` +
+          `${straight.p99.toFixed(1)} / ${viaBouncer.p99.toFixed(1)} | ${straight.failed} / ${viaBouncer.failed} |`,
+      );
+    }
+  } finally {
+    await pooled.stop();
+    await direct.stop();
+    await bouncer.stop();
+  }
+  notes.push(
+    `Through PgBouncer (transaction pooling, ${config.poolMax} server connections):\n${rows.join('\n')}`,
+  );
 }
 
 async function describeMachineSafe(config: BenchConfig): Promise<Machine | null> {

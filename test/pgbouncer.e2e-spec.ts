@@ -55,10 +55,13 @@ else
         bouncer = await startPgBouncer(direct, 3);
         const config = loadConfig({
           NODE_ENV: 'test',
-          LOG_LEVEL: 'error',
+          LOG_LEVEL: process.env.SCALE_DEBUG ? 'debug' : 'error',
           DATABASE_URL: bouncer.urlFor(direct),
           DATABASE_DIRECT_URL: direct,
           DB_POOL_MAX: '10',
+          // Connections through the pooler wait for one of its 3 server connections: on a machine busy with
+          // other tests that took over the default 3 s here, which is not what this file is about.
+          DB_CONNECT_TIMEOUT_MS: '15000',
           DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
           RATE_LIMIT_ENABLED: 'false',
           SWAGGER_ENABLED: 'false',
@@ -73,6 +76,20 @@ else
         await bouncer?.stop();
         await database?.drop();
       }, 60_000);
+
+      /** A failure through the pooler carries PgBouncer's log, which says what it saw. */
+      const withLog = async <T>(work: () => Promise<T>): Promise<T> => {
+        try {
+          return await work();
+        } catch (error) {
+          throw new Error(
+            `${(error as Error).message}\nPgBouncer's log:\n${(await bouncer.log()).slice(-3000)}`,
+            {
+              cause: error,
+            },
+          );
+        }
+      };
 
       const inject = (user: TestUser | undefined, options: Parameters<NestFastifyApplication['inject']>[0]) =>
         app.inject({
@@ -89,7 +106,9 @@ else
         // The migrator's session lock was taken and released on its own connection: no server connection
         // of the pooler is left holding it.
         const [lock] = await sql.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 72707369`,
+          `SELECT count(*)::int AS n FROM pg_locks
+            WHERE locktype = 'advisory' AND objid = 72707369
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
         );
         expect(lock.n).toBe(0);
         const ready = await app.inject({ method: 'GET', url: '/health/ready' });
@@ -98,8 +117,8 @@ else
 
       it('runs the core flows through the pooler, each caller seeing only their own rows', async () => {
         const before = await bouncer.stats(databaseName);
-        const ada = await createUser(app, { display_name: 'Ada' });
-        const bob = await createUser(app, { display_name: 'Bob' });
+        const ada = await withLog(() => createUser(app, { display_name: 'Ada' }));
+        const bob = await withLog(() => createUser(app, { display_name: 'Bob' }));
 
         const me = await inject(ada, { method: 'GET', url: '/api/v1/users/me' });
         expect(me.json().user_id).toBe(ada.user_id);
@@ -211,8 +230,8 @@ else
       }, 60_000);
 
       it('keeps every caller in their own context while transactions interleave on shared server connections', async () => {
-        const users = await Promise.all(
-          Array.from({ length: 8 }, (_, i) => createUser(app, { display_name: `u${i}` })),
+        const users = await withLog(() =>
+          Promise.all(Array.from({ length: 8 }, (_, i) => createUser(app, { display_name: `u${i}` }))),
         );
         const rounds = await Promise.all(
           Array.from({ length: 200 }, (_, i) => {
