@@ -107,19 +107,32 @@ describe(`request transaction (${DATABASE_KIND})`, () => {
   onPostgres(
     'sends BEGIN and the context with the first statement: two round trips for a one-statement read',
     async () => {
-      const sent: string[][] = [];
+      // Every pg client's round trips, with the client that sent them: the service's background work (the
+      // reply relay's heartbeat and sweep) shares the pool, so only the request's own connection is counted.
+      const recorded: { client: pg.Client; statements: string[] }[] = [];
       const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
       const original = proto.query;
       proto.query = function counted(this: pg.Client, ...args: unknown[]) {
         const first = args[0] as { text?: string; statements?: string[] } | string;
-        sent.push(
-          typeof first === 'string' ? [first] : (first.statements ?? (first.text ? [first.text] : ['?'])),
-        );
+        recorded.push({
+          client: this,
+          statements:
+            typeof first === 'string' ? [first] : (first.statements ?? (first.text ? [first.text] : ['?'])),
+        });
         return original.apply(this, args);
+      };
+      /** The round trips of the request's transaction: its connection's, from BEGIN to COMMIT. */
+      const sentByRequest = (): string[][] => {
+        const start = recorded.findIndex((r) => r.statements[0] === 'BEGIN');
+        if (start < 0) return recorded.map((r) => r.statements);
+        const ownTrips = recorded.slice(start).filter((r) => r.client === recorded[start].client);
+        const end = ownTrips.findIndex((r) => r.statements[0] === 'COMMIT');
+        return ownTrips.slice(0, end < 0 ? undefined : end + 1).map((r) => r.statements);
       };
       try {
         const me = await t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: user.headers });
         expect(me.statusCode).toBe(200);
+        let sent = sentByRequest();
         expect(sent).toHaveLength(2);
         const [batch, commit] = sent;
         expect(batch).toHaveLength(3);
@@ -129,13 +142,14 @@ describe(`request transaction (${DATABASE_KIND})`, () => {
         expect(batch[2]).toMatch(/FROM users WHERE user_id = \$1/);
         expect(commit).toEqual(['COMMIT']);
 
-        sent.length = 0;
+        recorded.length = 0;
         const list = await t.app.inject({
           method: 'GET',
           url: '/api/v1/sessions?limit=10',
           headers: user.headers,
         });
         expect(list.statusCode).toBe(200);
+        sent = sentByRequest();
         expect(sent.map((s) => s.length)).toEqual([3, 1]);
         expect(sent[0][2]).toContain('get_user_sessions');
       } finally {
