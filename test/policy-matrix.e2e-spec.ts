@@ -84,6 +84,8 @@ const ids = {
   KO: randomUUID(),
   /** An entry of the admin audit log. */
   AU: randomUUID(),
+  /** O's identity at an OpenID Connect provider (subject). */
+  EO: randomUUID(),
 };
 const actorId: Record<Actor, string> = {
   owner: ids.O,
@@ -237,6 +239,18 @@ const CASES: Case[] = [
   c('chat_instances',    'update', 'EEEEE', 'the heartbeats', `UPDATE chat_instances SET heartbeat_at = now()`, 'owner'),
   c('chat_instances',    'delete', 'EEEEE', 'the instances', `DELETE FROM chat_instances`, 'owner'),
 
+  // external_identities: O's identity. Owners read their own; only app.oidc_sign_in() writes.
+  c('external_identities', 'select', 'Y000E', "O's identity", `SELECT 1 AS one FROM external_identities WHERE subject = '{EO}'`),
+  c('external_identities', 'insert', 'EEEEE', "an identity of the caller's", `INSERT INTO external_identities (issuer, subject, user_id) VALUES ('https://idp.example.test', 'new', '{me}')`, 'owner'),
+  c('external_identities', 'update', 'EEEEE', "user_id of O's identity (to the caller)", `UPDATE external_identities SET user_id = '{me}' WHERE subject = '{EO}'`, 'member'),
+  c('external_identities', 'delete', 'EEEEE', "O's identity", `DELETE FROM external_identities WHERE subject = '{EO}'`, 'owner'),
+
+  // admin_emails: ADMIN_EMAILS, written at start through the maintenance path; no request role reaches it.
+  c('admin_emails',      'select', 'EEEEE', 'the list', `SELECT 1 AS one FROM admin_emails`, 'owner'),
+  c('admin_emails',      'insert', 'EEEEE', "the caller's email", `INSERT INTO admin_emails (email) VALUES ('me@example.test')`, 'owner'),
+  c('admin_emails',      'update', 'EEEEE', 'an entry', `UPDATE admin_emails SET email = 'me@example.test'`, 'owner'),
+  c('admin_emails',      'delete', 'EEEEE', 'the list', `DELETE FROM admin_emails`, 'owner'),
+
   // legacy_imports: the importer's ledger, out of reach of request roles.
   c('legacy_imports',    'select', 'EEEEE', 'the ledger', `SELECT 1 AS one FROM legacy_imports`, 'owner'),
   c('legacy_imports',    'insert', 'EEEEE', 'a ledger row', `INSERT INTO legacy_imports (project_id, user_id, session_id, owner_created) VALUES ('{new}', '{me}', '{new}', false)`, 'owner'),
@@ -297,6 +311,9 @@ describe(`the policy matrix, every table × operation × who asks (${DATABASE_KI
       INSERT INTO api_keys (key_id, user_id, name, prefix, secret_hash, scopes)
         VALUES ('{KO}', '{O}', 'O''s key', 'pk_policymatrix0', '\\x00', ARRAY['read']);
       INSERT INTO admin_audit (audit_id, actor_id, action) VALUES ('{AU}', '{C}', 'users.list');
+      INSERT INTO external_identities (issuer, subject, user_id, email, email_verified)
+        VALUES ('https://idp.example.test', '{EO}', '{O}', 'o@example.test', true);
+      INSERT INTO admin_emails (email) VALUES ('boss@example.test');
       INSERT INTO legacy_imports (project_id, user_id, session_id, owner_created) VALUES ('{N}', '{O}', '{SN}', false);
       INSERT INTO chat_generations (message_id, session_id, user_id, user_message_id, instance_id, provider, model)
         VALUES ('{GO}', '{SO}', '{O}', '{MO}', '{I}', 'p', 'm');

@@ -9,6 +9,7 @@ import { isUuid } from '../common/uuid.js';
 import type { AuthContext } from './auth-context.js';
 import { isChatRoute } from '../common/route-policy.js';
 import { ApiKeysService } from '../api-keys/api-keys.service.js';
+import { OidcService } from '../oidc/oidc.service.js';
 import { looksLikeApiKey } from '../api-keys/api-key-token.js';
 import type { ApiKeyScope } from './auth-context.js';
 import { IGNORES_IDENTITY, IS_PUBLIC, NO_API_KEYS } from './auth.decorators.js';
@@ -18,7 +19,8 @@ type AuthedRequest = FastifyRequest & { user?: AuthContext };
 
 /**
  * Resolves the caller of every route: `Authorization: Bearer pk_...` (an API key, ApiKeysService; its scopes
- * checked against the route here), `Authorization: Bearer <JWT>` (when JWT_SECRET or JWKS_URL is set;
+ * checked against the route here), `Authorization: Bearer <JWT>` of a configured OpenID Connect provider
+ * (OidcService: its (issuer, subject) mapped to a user), `Authorization: Bearer <JWT>` (when JWT_SECRET or JWKS_URL is set;
  * verified by passport-jwt, see JwtStrategy and JwtKeys) or `X-User-ID: <uuid>` (when AUTH_HEADER_ENABLED). With header mode off the header is ignored
  * entirely. A bearer token wins over the header. That the user exists is checked by the database in the
  * request's first statement (see DatabaseService).
@@ -29,6 +31,7 @@ export class AuthGuard extends PassportAuthGuard('jwt') {
     private readonly reflector: Reflector,
     private readonly jwt: JwtKeys,
     private readonly apiKeys: ApiKeysService,
+    private readonly oidc: OidcService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
@@ -53,6 +56,12 @@ export class AuthGuard extends PassportAuthGuard('jwt') {
         const auth = await this.apiKeys.authenticate(credential);
         this.checkScopes(context, request, auth.scopes ?? []);
         request.user = auth;
+        return true;
+      }
+      // A token of a configured OpenID Connect provider (its `iss`): verified and mapped to a user there.
+      const viaOidc = credential !== undefined ? await this.oidc.authenticate(credential) : undefined;
+      if (viaOidc) {
+        request.user = viaOidc;
         return true;
       }
       if (!this.jwt.enabled) throw AppError.unauthorized('Bearer tokens are not accepted by this server');

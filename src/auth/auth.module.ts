@@ -1,6 +1,7 @@
 import { Inject, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ApiKeysModule } from '../api-keys/api-keys.module.js';
+import { OidcModule } from '../oidc/oidc.module.js';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { AuthGuard } from './auth.guard.js';
@@ -9,7 +10,7 @@ import { JwtKeys } from './jwt-keys.js';
 import { JwtStrategy } from './jwt.strategy.js';
 
 @Module({
-  imports: [PassportModule, ApiKeysModule],
+  imports: [PassportModule, ApiKeysModule, OidcModule],
   providers: [JwtKeys, JwtStrategy, { provide: APP_GUARD, useClass: AuthGuard }],
   exports: [JwtKeys],
 })

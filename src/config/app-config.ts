@@ -13,6 +13,7 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { oidcProvidersOf, type OidcProviderConfig } from './oidc-providers.js';
 import { missingProviderSetting, PROVIDER_NAMES, type ProviderName } from '../llm/providers.js';
 
 const toBool = ({ value }: { value: unknown }) => {
@@ -181,6 +182,67 @@ export class EnvironmentVariables {
   @Min(0)
   @Max(3600000)
   JWKS_COOLDOWN_MS = 30000;
+
+  /**
+   * OpenID Connect providers whose tokens identify users (issue 13 §1), as JSON:
+   * `[{"issuer": "...", "audience": "...", "algorithms": ["RS256"]}]`. Checked in loadConfig (oidcProvidersOf).
+   */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  OIDC_PROVIDERS?: string;
+
+  /** One provider without JSON: its issuer (discovery at `<issuer>/.well-known/openid-configuration`). */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^https?:\/\/\S+$/, { message: 'OIDC_ISSUER must be an http(s) URL' })
+  OIDC_ISSUER?: string;
+
+  /** The `aud` that provider's tokens must carry for Parley (required with OIDC_ISSUER). */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  OIDC_AUDIENCE?: string;
+
+  /** Algorithms accepted from OIDC_ISSUER. */
+  @Matches(
+    /^(RS256|RS384|RS512|PS256|PS384|PS512|ES256|ES384|ES512|EdDSA)(,(RS256|RS384|RS512|PS256|PS384|PS512|ES256|ES384|ES512|EdDSA))*$/,
+    {
+      message:
+        'OIDC_ALGORITHMS must be a comma-separated list of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA',
+    },
+  )
+  OIDC_ALGORITHMS = 'RS256,ES256';
+
+  /** Create a user the first time a valid token of an unknown (issuer, subject) arrives. */
+  @Transform(toBool)
+  @IsBoolean()
+  OIDC_AUTO_PROVISION = true;
+
+  /**
+   * Comma-separated email domains: when set, only a token with a verified email in one of them may create
+   * (or link) a user. Identities already known keep working.
+   */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^[a-z0-9.-]+(,[a-z0-9.-]+)*$/i, {
+    message: 'OIDC_ALLOWED_EMAIL_DOMAINS must be a comma-separated list of domains',
+  })
+  OIDC_ALLOWED_EMAIL_DOMAINS?: string;
+
+  /**
+   * Link a new identity to the existing user who has the same email verified by another provider (off by
+   * default: it trusts every configured provider's email verification with that account).
+   */
+  @Transform(toBool)
+  @IsBoolean()
+  OIDC_LINK_VERIFIED_EMAIL = false;
+
+  /** Comma-separated emails: a user whose email is verified (by an OIDC provider) and listed becomes an admin. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  ADMIN_EMAILS?: string;
 
   /** Clock skew tolerated on `exp` and `nbf`, for every JWT. */
   @Transform(toInt)
@@ -402,9 +464,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const providerProblem = missingProviderSetting(config);
   if (providerProblem) throw new ConfigError(`Invalid configuration: ${providerProblem}`);
-  if (!config.AUTH_HEADER_ENABLED && !config.JWT_SECRET && !config.JWKS_URL) {
+  let oidc: OidcProviderConfig[];
+  try {
+    oidc = oidcProvidersOf(config);
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration: ${(error as Error).message}`);
+  }
+  if (!config.AUTH_HEADER_ENABLED && !config.JWT_SECRET && !config.JWKS_URL && oidc.length === 0) {
     throw new ConfigError(
-      'Invalid configuration: JWT_SECRET or JWKS_URL is required when AUTH_HEADER_ENABLED is false',
+      'Invalid configuration: JWT_SECRET, JWKS_URL or an OIDC provider is required when AUTH_HEADER_ENABLED is false',
     );
   }
   if (config.JWKS_URL && (!config.JWKS_ISSUER || !config.JWKS_AUDIENCE)) {
