@@ -9,6 +9,7 @@ import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
 import { createRootLogger, logRequestCompleted, PinoNestLogger, routeOf } from './common/logging.js';
 import { installRequestTimeout, TimeoutAwareFastifyAdapter } from './common/request-timeout.js';
+import { installStreamedBodies } from './common/streamed-body.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/app-config.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -125,6 +126,8 @@ export async function createApp(
   app.useLogger(new PinoNestLogger(logger));
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser('text/plain');
+  // Uploads (@StreamedBody() routes) reach their handler unread (src/common/streamed-body.ts).
+  installStreamedBodies(fastify);
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });

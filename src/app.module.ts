@@ -11,6 +11,7 @@ import { AppConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { ExportsModule } from './exports/exports.module.js';
 import { HealthModule } from './health/health.module.js';
+import { ImportsModule } from './imports/imports.module.js';
 import { LegacyChatModule } from './legacy-chat/legacy-chat.module.js';
 import { LimitsModule } from './limits/limits.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -43,6 +44,7 @@ export class AppModule {
         SearchModule,
         ApiKeysModule,
         AdminModule,
+        ImportsModule,
         // The legacy POST /chat: absent (404, not in the OpenAPI document) when LEGACY_CHAT_ENABLED is false.
         ...(config.LEGACY_CHAT_ENABLED ? [LegacyChatModule] : []),
       ],

@@ -72,9 +72,9 @@ const idOperations = doc.operations.filter((op) => idLocations(op).length > 0);
 const idLessOperations = doc.operations.filter((op) => idLocations(op).length === 0 && !op.adminOnly);
 /** Administrators-only operations (`x-parley-admin`). */
 const adminOperations = doc.operations.filter((op) => op.adminOnly);
-/** Operations that take a project id in the query (lists scoped to a project). */
-const projectScopedLists = doc.operations.filter((op) =>
-  idLocations(op).some((l) => l.in === 'query' && l.kind === 'project'),
+/** Reads that take a project id in the query (lists scoped to a project). */
+const projectScopedLists = doc.operations.filter(
+  (op) => op.method === 'GET' && idLocations(op).some((l) => l.in === 'query' && l.kind === 'project'),
 );
 const world: WorldContext = { app: t.app, sql: t.sql, doc };
 
@@ -89,6 +89,7 @@ function idsOf(user: ArrangedUser, scope: 'private' | 'shared'): Ids {
     session,
     message: user.messagesBySession[session][0],
     api_key: user.apiKeyIds[0],
+    import: user.importIds[0],
   };
 }
 

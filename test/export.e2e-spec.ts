@@ -1,5 +1,5 @@
-import type { SqlExecutor } from '../src/database/sql-executor.js';
 import { addMessages, createProject, createSession, createUser, type TestUser } from './support/factories.js';
+import { addTree } from './support/message-tree.js';
 import { createTestApp, DATABASE_KIND, type TestApp } from './support/test-app.js';
 
 interface ParleyExport {
@@ -41,42 +41,6 @@ interface ChatGptConversation {
   mapping: Record<string, ChatGptNode>;
   default_model_slug: string | null;
   parley: { session_id: string };
-}
-
-/**
- * Writes a tree of messages through the maintenance executor, each naming its parent by key: `parent` is the
- * key of an earlier message, or absent for a first message. Returns the ids by key.
- */
-export async function addTree(
-  sql: SqlExecutor,
-  sessionId: string,
-  nodes: {
-    key: string;
-    parent?: string;
-    role: 'user' | 'assistant' | 'system';
-    content: string;
-    metadata?: object;
-    at: string;
-  }[],
-): Promise<Record<string, string>> {
-  const ids: Record<string, string> = {};
-  for (const node of nodes) {
-    const [row] = await sql.query<{ message_id: string }>(
-      `INSERT INTO chat_messages (session_id, role, content, metadata, created_at, parent_id, depth)
-       VALUES ($1::uuid, $2, $3, $4::jsonb, $5::timestamptz, $6::uuid, CASE WHEN $6::uuid IS NULL THEN 0 END)
-       RETURNING message_id`,
-      [
-        sessionId,
-        node.role,
-        node.content,
-        node.metadata ? JSON.stringify(node.metadata) : null,
-        node.at,
-        node.parent ? ids[node.parent] : null,
-      ],
-    );
-    ids[node.key] = row.message_id;
-  }
-  return ids;
 }
 
 describe(`export (${DATABASE_KIND})`, () => {

@@ -86,6 +86,8 @@ const ids = {
   AU: randomUUID(),
   /** O's identity at an OpenID Connect provider (subject). */
   EO: randomUUID(),
+  /** O's import (of a conversation into SO). */
+  IO: randomUUID(),
 };
 const actorId: Record<Actor, string> = {
   owner: ids.O,
@@ -223,6 +225,17 @@ const CASES: Case[] = [
   c('admin_audit',       'insert', 'EEEEE', 'an entry', `INSERT INTO admin_audit (actor_id, action) VALUES ('{me}', 'forged')`, 'owner'),
   c('admin_audit',       'update', 'EEEEE', 'AU', `UPDATE admin_audit SET action = 'x' WHERE audit_id = '{AU}'`, { none: 'append-only: the trigger refuses every role', sqlstate: '42501' }),
   c('admin_audit',       'delete', 'EEEEE', 'AU', `DELETE FROM admin_audit WHERE audit_id = '{AU}'`, { none: 'append-only: the trigger refuses every role', sqlstate: '42501' }),
+  // imports: O's import IO; imported_conversations: O's conversation 'c1' imported as SO.
+  c('imports',           'select', 'Y000E', "O's import", `SELECT 1 AS one FROM imports WHERE import_id = '{IO}'`),
+  c('imports',           'update', 'Y000E', "status of O's import", `UPDATE imports SET status = 'failed' WHERE import_id = '{IO}'`),
+  c('imports',           'update', 'E000E', "user_id of O's import (to M)", `UPDATE imports SET user_id = '{M}' WHERE import_id = '{IO}'`, 'owner'),
+  c('imports',           'delete', 'EEEEE', "O's import (no request role deletes imports)", `DELETE FROM imports WHERE import_id = '{IO}'`, 'owner'),
+  c('imports',           'insert', 'YYYYE', "the caller's import", `INSERT INTO imports (user_id, source, file_kind, file_bytes) VALUES ('{me}', 'chatgpt', 'json', 1)`),
+  c('imports',           'insert', 'YEEEE', 'an import of O\'s', `INSERT INTO imports (user_id, source, file_kind, file_bytes) VALUES ('{O}', 'chatgpt', 'json', 1)`),
+  c('imported_conversations', 'select', 'Y000E', "O's imported conversation", `SELECT 1 AS one FROM imported_conversations WHERE user_id = '{O}' AND conversation_id = 'c1'`),
+  c('imported_conversations', 'insert', 'YEEEE', "a conversation of O's imported as SO", `INSERT INTO imported_conversations (user_id, conversation_id, session_id, import_id) VALUES ('{O}', 'c2', '{SO}', '{IO}')`),
+  c('imported_conversations', 'update', 'EEEEE', "O's imported conversation (no request role changes them)", `UPDATE imported_conversations SET conversation_id = 'x' WHERE user_id = '{O}'`, 'owner'),
+  c('imported_conversations', 'delete', 'EEEEE', "O's imported conversation (no request role deletes them)", `DELETE FROM imported_conversations WHERE user_id = '{O}'`, 'owner'),
 
   // chat_generations, chat_generation_chunks: GO, a reply to MO being generated in SO, with one chunk.
   c('chat_generations',  'select', 'Y000E', 'GO', `SELECT 1 AS one FROM chat_generations WHERE message_id = '{GO}'`),
@@ -318,6 +331,8 @@ describe(`the policy matrix, every table × operation × who asks (${DATABASE_KI
       INSERT INTO chat_generations (message_id, session_id, user_id, user_message_id, instance_id, provider, model)
         VALUES ('{GO}', '{SO}', '{O}', '{MO}', '{I}', 'p', 'm');
       INSERT INTO chat_generation_chunks (message_id, seq, user_id, delta) VALUES ('{GO}', 0, '{O}', 'Hel');
+      INSERT INTO imports (import_id, user_id, source, file_kind, file_bytes) VALUES ('{IO}', '{O}', 'chatgpt', 'json', 1);
+      INSERT INTO imported_conversations (user_id, conversation_id, session_id, import_id) VALUES ('{O}', 'c1', '{SO}', '{IO}');
     `,
         '',
       ),

@@ -10,6 +10,7 @@ const DESCRIPTIONS: Record<number, string> = {
   404: "Not found (or not the caller's)",
   409: 'Conflicts with existing data',
   413: 'Request body too large',
+  415: 'Unsupported content type of the request body',
   422: 'Understood but not processable (e.g. an Idempotency-Key reused with a different body)',
   429: 'Too many requests',
   502: 'The language model provider failed',

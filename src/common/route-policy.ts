@@ -11,6 +11,7 @@ import type { FastifyRequest } from 'fastify';
 
 const CHAT_ROUTE = 'parleyChatRoute';
 const NO_REQUEST_TIMEOUT = 'parleyNoRequestTimeout';
+const STREAMED_BODY = 'parleyStreamedBody';
 
 /** Nest metadata key of @SkipRateLimit() (on a handler or a controller), read by RateLimitGuard. */
 export const SKIP_RATE_LIMIT = 'parley:skipRateLimit';
@@ -34,6 +35,13 @@ function routeConfigEntries(entries: Record<string, unknown>): MethodDecorator {
 export const NoRequestTimeout = (): MethodDecorator => routeConfigEntries({ [NO_REQUEST_TIMEOUT]: true });
 
 /**
+ * The handler reads the request body itself, as a stream of any type and size (an upload): see
+ * streamed-body.ts. Such a route bounds its own duration (REQUEST_TIMEOUT_MS does not apply) and size.
+ */
+export const StreamedBody = (): MethodDecorator =>
+  routeConfigEntries({ [STREAMED_BODY]: true, [NO_REQUEST_TIMEOUT]: true });
+
+/**
  * The route makes a model call: it counts against the chat rate-limit budget (RATE_LIMIT_CHAT_MAX instead of
  * RATE_LIMIT_MAX), and the generic request timeout does not apply (LLM_TIMEOUT_MS bounds the call instead).
  */
@@ -54,4 +62,9 @@ export function isChatRoute(route: RouteOptions | undefined): boolean {
 /** Whether the request's route is exempt from REQUEST_TIMEOUT_MS (@NoRequestTimeout() or @ChatRoute()). */
 export function hasNoRequestTimeout(route: RouteOptions | undefined): boolean {
   return flag(route, NO_REQUEST_TIMEOUT);
+}
+
+/** Whether the request's route reads its body as a stream (@StreamedBody()). */
+export function hasStreamedBody(route: RouteOptions | undefined): boolean {
+  return flag(route, STREAMED_BODY);
 }

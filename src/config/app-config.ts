@@ -369,6 +369,25 @@ export class EnvironmentVariables {
    */
   @IsIn(['listen', 'poll'])
   CHAT_RELAY: 'listen' | 'poll' = 'listen';
+  /** Largest upload POST /api/v1/imports accepts (a ChatGPT export's zip or JSON); larger answers 413. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(16 * 1024 * 1024 * 1024)
+  IMPORT_MAX_BYTES = 1024 * 1024 * 1024;
+
+  /** Where uploads wait while they are imported (deleted afterwards); unset: the system's temporary directory. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  IMPORT_TMP_DIR?: string;
+
+  /** Imports one instance runs at once; the others wait (queued). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(16)
+  IMPORT_CONCURRENCY = 1;
 
   /** Longest a non-streaming request may take before it is answered 503. */
   @Transform(toInt)

@@ -44,6 +44,17 @@ export interface NewMessage {
   root?: boolean;
 }
 
+/** A message of a tree written by MessagesRepository.insertTree. */
+export interface TreeMessage {
+  messageId: string;
+  parentId: string | null;
+  role: MessageRole;
+  content: string;
+  metadata: Record<string, unknown> | null;
+  /** ISO 8601. */
+  createdAt: string;
+}
+
 /**
  * Which messages of a session to read, oldest first. At most one of `offset > 0`, `before`, `after` and
  * `latest` applies (the service enforces it): the page just older than `before`, just newer than `after`, the
@@ -207,6 +218,37 @@ export class MessagesRepository {
         message.content,
         JSON.stringify(message.metadata),
         message.parentId,
+      ],
+    );
+  }
+
+  /**
+   * Writes messages of a tree into a session in one statement, in the order given (parents before their
+   * replies): each names its parent (null: a first message, depth 0), and the placing trigger gives it its
+   * depth and line. For imports.
+   */
+  async insertTree(tx: Tx, sessionId: string, messages: readonly TreeMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await sqlOf(tx).query(
+      `INSERT INTO chat_messages (message_id, session_id, role, content, metadata, created_at, parent_id, depth)
+       SELECT r.message_id, $1::uuid, r.role, r.content, r.metadata, r.created_at, r.parent_id,
+              CASE WHEN r.parent_id IS NULL THEN 0 END
+         FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS o(item, ord),
+              jsonb_to_record(o.item) AS r(message_id uuid, role text, content text, metadata jsonb,
+                                           created_at timestamptz, parent_id uuid)
+        ORDER BY o.ord`,
+      [
+        sessionId,
+        JSON.stringify(
+          messages.map((m) => ({
+            message_id: m.messageId,
+            role: m.role,
+            content: m.content,
+            metadata: m.metadata,
+            created_at: m.createdAt,
+            parent_id: m.parentId,
+          })),
+        ),
       ],
     );
   }

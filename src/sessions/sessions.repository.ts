@@ -146,6 +146,38 @@ export class SessionsRepository {
     });
     return count === 1;
   }
+
+  /**
+   * A session written by an import: its own creation time and archive state (an empty one's last_message_at
+   * is its created_at, like a new session's; its messages' trigger moves it). Returns the session id.
+   */
+  async createImported(
+    tx: Tx,
+    fields: {
+      userId: string;
+      projectId: string;
+      title: string | null;
+      createdAt: string | null;
+      isActive: boolean;
+    },
+  ): Promise<string> {
+    const [row] = await sqlOf(tx).query<{ session_id: string }>(
+      `INSERT INTO sessions (user_id, project_id, title, created_at, last_message_at, is_active)
+       VALUES ($1::uuid, $2::uuid, $3, COALESCE($4::timestamptz, current_timestamp),
+               COALESCE($4::timestamptz, current_timestamp), $5::boolean)
+       RETURNING session_id`,
+      [fields.userId, fields.projectId, fields.title, fields.createdAt, fields.isActive],
+    );
+    return row.session_id;
+  }
+
+  /** Puts the owner's session on the branch ending at `messageId` (its counters follow the leaf). */
+  async setCurrentLeaf(tx: Tx, owned: OwnedSession, messageId: string): Promise<void> {
+    await sqlOf(tx).query(
+      `UPDATE sessions SET current_leaf_id = $3::uuid WHERE session_id = $1::uuid AND user_id = $2::uuid`,
+      [owned.sessionId, owned.userId, messageId],
+    );
+  }
 }
 
 /** A session read through Prisma (Dates) as a SessionRecord (the API's timestamp text). */

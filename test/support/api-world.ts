@@ -139,6 +139,8 @@ export interface ArrangedUser extends TestUser {
   messagesBySession: Record<string, string[]>;
   /** The user's API keys (one, when the API has them). */
   apiKeyIds: string[];
+  /** An import of this user's (a finished one, recorded directly). */
+  importIds: string[];
   /** A marker in every title and message of this user: no response to anybody else may contain it. */
   marker: string;
 }
@@ -173,8 +175,14 @@ export async function arrangeWorld(
       }
     }
     const apiKeyIds = await arrangeApiKey(ctx, user, `key ${marker}`);
+    const [imported] = await ctx.sql.query<{ import_id: string }>(
+      `INSERT INTO imports (user_id, status, source, file_kind, file_bytes, finished_at)
+       VALUES ($1::uuid, 'succeeded', 'chatgpt', 'json', 2, current_timestamp) RETURNING import_id::text`,
+      [user.user_id],
+    );
     users.push({
       ...user,
+      importIds: [imported.import_id],
       privateProjectId,
       sharedProjectId,
       sessionIds,
@@ -204,6 +212,7 @@ export function toFuzzActors(users: ArrangedUser[]): FuzzActor[] {
       session: user.sessionIds,
       message: user.messageIds,
       api_key: user.apiKeyIds,
+      import: user.importIds,
     };
     return { user_id: user.user_id, headers: user.headers, ids };
   });
@@ -253,6 +262,9 @@ export async function foreignIdsIn(
      UNION ALL
      SELECT tu.turn_id::text, 'turn' FROM turns tu JOIN ids ON tu.turn_id = ids.id
       WHERE tu.user_id IS DISTINCT FROM $2::uuid AND tu.created_at < (SELECT at FROM since)
+     UNION ALL
+     SELECT i.import_id::text, 'import' FROM imports i JOIN ids ON i.import_id = ids.id
+      WHERE i.user_id IS DISTINCT FROM $2::uuid AND i.created_at < (SELECT at FROM since)
      UNION ALL
      SELECT d.project_id::text, 'project' FROM dossier d JOIN ids ON d.project_id = ids.id
       WHERE d.project_id NOT IN (SELECT project_id FROM mine) AND d.created_at < (SELECT at FROM since)

@@ -344,7 +344,7 @@ export function exampleValue(doc: ApiDocument, schema: JsonSchema, depth = 0): u
 }
 
 /** What kind of Parley resource an id-bearing parameter or field names, by its name. */
-export type ResourceKind = 'user' | 'project' | 'session' | 'message' | 'api_key';
+export type ResourceKind = 'user' | 'project' | 'session' | 'message' | 'api_key' | 'import';
 
 export function resourceKindOf(name: string): ResourceKind | undefined {
   if (/(^|_)session_id$/.test(name)) return 'session';
@@ -352,6 +352,7 @@ export function resourceKindOf(name: string): ResourceKind | undefined {
   if (/(^|_)user_id$/.test(name)) return 'user';
   if (/(^|_)message_id$/.test(name) || name === 'before' || name === 'after') return 'message';
   if (/(^|_)key_id$/.test(name)) return 'api_key';
+  if (/(^|_)import_id$/.test(name)) return 'import';
   return undefined;
 }
 
