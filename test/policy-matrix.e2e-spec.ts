@@ -70,7 +70,8 @@ const ids = {
   MO: randomUUID(),
   /**
    * The reply being generated in SO (an assistant message id), and the instance generating it: the test
-   * app's own (set in beforeAll), whose heartbeat keeps it from being finished as interrupted meanwhile.
+   * app's own (set in beforeAll), whose heartbeat keeps it from being finished as interrupted meanwhile
+   * (and GO starts in the future, so the instance does not take it for a reply of its own that it lost).
    */
   GO: randomUUID(),
   I: '',
@@ -328,8 +329,10 @@ describe(`the policy matrix, every table × operation × who asks (${DATABASE_KI
         VALUES ('https://idp.example.test', '{EO}', '{O}', 'o@example.test', true);
       INSERT INTO admin_emails (email) VALUES ('boss@example.test');
       INSERT INTO legacy_imports (project_id, user_id, session_id, owner_created) VALUES ('{N}', '{O}', '{SN}', false);
-      INSERT INTO chat_generations (message_id, session_id, user_id, user_message_id, instance_id, provider, model)
-        VALUES ('{GO}', '{SO}', '{O}', '{MO}', '{I}', 'p', 'm');
+      -- started_at ahead of the clock: the app's relay finishes a reply of its own instance that it is not
+      -- generating once it is 30 s old (a lost reply), which would take GO and its chunk while the cases run.
+      INSERT INTO chat_generations (message_id, session_id, user_id, user_message_id, instance_id, provider, model, started_at)
+        VALUES ('{GO}', '{SO}', '{O}', '{MO}', '{I}', 'p', 'm', now() + interval '1 day');
       INSERT INTO chat_generation_chunks (message_id, seq, user_id, delta) VALUES ('{GO}', 0, '{O}', 'Hel');
       INSERT INTO imports (import_id, user_id, source, file_kind, file_bytes) VALUES ('{IO}', '{O}', 'chatgpt', 'json', 1);
       INSERT INTO imported_conversations (user_id, conversation_id, session_id, import_id) VALUES ('{O}', 'c1', '{SO}', '{IO}');
