@@ -275,6 +275,7 @@ app.get('/api/v1/sessions', async (request) => {
       after?.sessionId ?? null,
       uuidParam(query.project_id, 'project_id') ?? null,
       query.is_active === undefined ? null : query.is_active === 'true',
+      after?.pinned ?? false,
     ]);
     return result.rows;
   });

@@ -67,7 +67,7 @@ function listStatements(user: string, limit: number, cursor?: string): Statement
     at = parts[1];
     id = parts[2];
   }
-  return [context(user), { sql: LIST_SESSIONS, params: [user, limit + 1, at, id, null, null] }];
+  return [context(user), { sql: LIST_SESSIONS, params: [user, limit + 1, at, id, null, null, false] }];
 }
 
 export interface MessageWindowQuery {

@@ -17,6 +17,7 @@ import { LimitsModule } from './limits/limits.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { MessagesModule } from './messages/messages.module.js';
 import { ProjectsModule } from './projects/projects.module.js';
+import { RetentionModule } from './retention/retention.module.js';
 import { SearchModule } from './search/search.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { UsersModule } from './users/users.module.js';
@@ -45,6 +46,7 @@ export class AppModule {
         ApiKeysModule,
         AdminModule,
         ImportsModule,
+        RetentionModule,
         // The legacy POST /chat: absent (404, not in the OpenAPI document) when LEGACY_CHAT_ENABLED is false.
         ...(config.LEGACY_CHAT_ENABLED ? [LegacyChatModule] : []),
       ],

@@ -278,6 +278,12 @@ const CASES: Case[] = [
   c('message_search',    'update', 'EEEEE', "user_id of MO's row (to the caller)", `UPDATE message_search SET user_id = '{me}' WHERE message_id = '{MO}'`, 'owner'),
   c('message_search',    'delete', 'EEEEE', "MO's row (hiding it from search)", `DELETE FROM message_search WHERE message_id = '{MO}'`, 'owner'),
 
+  // retention_settings: retention hours and days, out of reach of request roles.
+  c('retention_settings', 'select', 'EEEEE', 'the settings', `SELECT 1 AS one FROM retention_settings`, 'owner'),
+  c('retention_settings', 'insert', 'EEEEE', 'a second row', `INSERT INTO retention_settings (singleton) VALUES (true)`, { none: 'one row only (the primary key)' }),
+  c('retention_settings', 'update', 'EEEEE', 'the days', `UPDATE retention_settings SET session_days = 1`, 'owner'),
+  c('retention_settings', 'delete', 'EEEEE', 'the settings', `DELETE FROM retention_settings`, 'owner'),
+
   // search_settings: the search language, out of reach of request roles.
   c('search_settings',   'select', 'EEEEE', 'the setting', `SELECT 1 AS one FROM search_settings`, 'owner'),
   c('search_settings',   'insert', 'EEEEE', 'a second setting', `INSERT INTO search_settings (singleton, language) VALUES (true, 'english')`, { none: 'one row only (the primary key)' }),

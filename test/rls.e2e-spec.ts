@@ -220,6 +220,7 @@ describe(`row-level security (${DATABASE_KIND})`, () => {
       'chat_generation_chunks',
       'search_settings',
       'message_search',
+      'retention_settings',
     ];
     const forced = await t.sql.query<{ relname: string }>(
       `SELECT relname FROM pg_class

@@ -75,6 +75,8 @@ describe(`sessions API (${DATABASE_KIND})`, () => {
         is_active: true,
         message_count: 0,
         last_message_preview: null,
+        pinned: false,
+        temporary: false,
         last_message_at: expect.any(String),
         created_at: expect.any(String),
         updated_at: expect.any(String),

@@ -37,6 +37,14 @@ export class ChatRequestDto {
   @ValidateIf((_object, value) => value !== undefined && value !== null)
   @IsAnyUuid()
   parent_message_id?: string | null;
+
+  /**
+   * A new session is temporary: deleted TEMP_SESSION_RETENTION_HOURS after its creation (unless pinned).
+   * Ignored when continuing a session.
+   */
+  @IsOptional()
+  @IsBoolean()
+  temporary?: boolean;
 }
 
 /** The service's request from a validated body; 400 for a new first message without its session. */
@@ -51,6 +59,7 @@ export function toChatRequest(dto: ChatRequestDto): ChatRequest {
     text: dto.text,
     sessionId: dto.session_id,
     projectId: dto.project_id,
+    ...(dto.temporary === undefined ? {} : { temporary: dto.temporary }),
     ...(dto.parent_message_id === undefined ? {} : { parentMessageId: dto.parent_message_id }),
   };
 }

@@ -167,6 +167,7 @@ export class ChatService {
       projectId: request.projectId,
       clientChatId: request.clientChatId,
       title: sessionId ? null : titleFromMessage(request.text),
+      temporary: request.temporary,
     });
     const edit = request.parentMessageId !== undefined && !created;
     let parentId: string | undefined;

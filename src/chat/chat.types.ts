@@ -15,6 +15,8 @@ export interface ChatRequest {
   parentMessageId?: string | null;
   /** Without sessionId: the client's own id for the chat (useChat's), naming the session per user. */
   clientChatId?: string;
+  /** A new session is temporary. */
+  temporary?: boolean;
 }
 
 /** A regeneration: a new reply beside an assistant message (or a new reply to a user message). */

@@ -18,7 +18,8 @@ function rejection(decode: () => unknown): AppError {
 
 describe('keyset cursors', () => {
   describe.each([
-    ['session', SESSION_CURSOR, 'v1', { lastMessageAt: AT, sessionId: ID }],
+    ['session', SESSION_CURSOR, 'v1', { lastMessageAt: AT, sessionId: ID, pinned: false }],
+    ['pinned session', SESSION_CURSOR, 'v1p', { lastMessageAt: AT, sessionId: ID, pinned: true }],
     ['project', PROJECT_CURSOR, 'p1', { lastActivityAt: AT, projectId: ID }],
   ] as const)('the %s list', (_list, codec, tag, position) => {
     const decode = (text: string) => (codec.decode as (text: string) => unknown)(text);
@@ -58,7 +59,7 @@ describe('keyset cursors', () => {
   });
 
   it("refuses one list's cursor in another", () => {
-    const sessions = SESSION_CURSOR.encode({ lastMessageAt: AT, sessionId: ID });
+    const sessions = SESSION_CURSOR.encode({ lastMessageAt: AT, sessionId: ID, pinned: false });
     const projects = PROJECT_CURSOR.encode({ lastActivityAt: AT, projectId: ID });
     expect(rejection(() => PROJECT_CURSOR.decode(sessions)).status).toBe(400);
     expect(rejection(() => SESSION_CURSOR.decode(projects)).status).toBe(400);

@@ -63,9 +63,30 @@ export function keysetCursor<A extends string, I extends string>(
   };
 }
 
-/** A caller's session list: (last_message_at, session_id) of a page's last session. */
-export const SESSION_CURSOR = keysetCursor('v1', 'lastMessageAt', 'sessionId');
-export type SessionCursor = CursorPosition<typeof SESSION_CURSOR>;
+const UNPINNED_SESSION_CURSOR = keysetCursor('v1', 'lastMessageAt', 'sessionId');
+const PINNED_SESSION_CURSOR = keysetCursor('v1p', 'lastMessageAt', 'sessionId');
+
+/** A position in a caller's session list: (pinned, last_message_at, session_id) of a page's last session. */
+export interface SessionCursor {
+  lastMessageAt: string;
+  sessionId: string;
+  /** In the pinned part of the list (which comes first). */
+  pinned: boolean;
+}
+
+/**
+ * A caller's session list, pinned sessions first: the tag says which part of the list the position is in
+ * (`v1p` pinned, `v1` the rest, so cursors issued before pins existed keep working).
+ */
+export const SESSION_CURSOR: CursorCodec<SessionCursor> = {
+  encode(position) {
+    return (position.pinned ? PINNED_SESSION_CURSOR : UNPINNED_SESSION_CURSOR).encode(position);
+  },
+  decode(text) {
+    const pinned = Buffer.from(text, 'base64url').toString('utf8').startsWith('v1p|');
+    return { ...(pinned ? PINNED_SESSION_CURSOR : UNPINNED_SESSION_CURSOR).decode(text), pinned };
+  },
+};
 
 /** A caller's project list: (last_activity_at, project_id) of a page's last project. */
 export const PROJECT_CURSOR = keysetCursor('p1', 'lastActivityAt', 'projectId');

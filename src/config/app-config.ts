@@ -437,6 +437,29 @@ export class EnvironmentVariables {
     message: 'SEARCH_LANGUAGE must name a PostgreSQL text search configuration, such as simple or english',
   })
   SEARCH_LANGUAGE = 'simple';
+
+  /** Hours a temporary session lives after its creation (unless pinned). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(876000)
+  TEMP_SESSION_RETENTION_HOURS = 24;
+
+  /** Days an ordinary session lives after its last activity (unless pinned); unset: forever. */
+  @Transform(emptyToUndefined)
+  @Transform(toInt)
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(36500)
+  SESSION_RETENTION_DAYS?: number;
+
+  /** How often the purge job deletes expired sessions (one instance at a time). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(86400000)
+  RETENTION_PURGE_INTERVAL_MS = 600000;
 }
 
 export type AppConfig = Readonly<EnvironmentVariables>;

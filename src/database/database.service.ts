@@ -196,8 +196,25 @@ export class DatabaseService implements OnApplicationShutdown {
           );
       }
       await this.applySearchLanguage(executor);
+      await this.applyRetention(executor);
     });
     if (this.pool && this.config.DATABASE_REPLICA_URLS) await this.startReplicas(this.pool);
+  }
+
+  /**
+   * TEMP_SESSION_RETENTION_HOURS and SESSION_RETENTION_DAYS become the database's retention settings, which
+   * the sessions' policy reads (an expired session is hidden at once; the purge job deletes it later).
+   */
+  private async applyRetention(executor: SqlExecutor): Promise<void> {
+    try {
+      await executor.query('SELECT app.use_retention($1::int, $2::int)', [
+        this.config.TEMP_SESSION_RETENTION_HOURS,
+        this.config.SESSION_RETENTION_DAYS ?? null,
+      ]);
+    } catch (error) {
+      if (sqlStateOf(error) !== '42883') throw error;
+      this.logger.warn('Retention settings not applied: the database has no retention migration yet');
+    }
   }
 
   /**

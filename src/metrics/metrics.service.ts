@@ -50,6 +50,12 @@ export class MetricsService implements LimitsObserver {
     registers: [this.registry],
   });
 
+  private readonly purgedSessions = new Counter({
+    name: 'parley_sessions_purged_total',
+    help: 'Expired sessions (temporary, or past SESSION_RETENTION_DAYS) deleted by the purge job',
+    registers: [this.registry],
+  });
+
   private readonly rateLimited = new Counter({
     name: 'parley_rate_limited_total',
     help: 'Requests refused with 429, by limit (default, chat, streams)',
@@ -109,6 +115,11 @@ export class MetricsService implements LimitsObserver {
 
   recordRateLimited(limit: 'default' | 'chat' | 'streams'): void {
     this.rateLimited.inc({ limit });
+  }
+
+  /** Sessions the retention purge deleted. */
+  sessionsPurged(count: number): void {
+    if (count > 0) this.purgedSessions.inc(count);
   }
 
   /** The exposition text for GET /metrics. */

@@ -16,6 +16,11 @@ export class CreateSessionDto {
   @IsOptional()
   @TrimmedText({ minLength: 1, maxLength: 200 })
   title?: string | null;
+
+  /** A temporary session: deleted TEMP_SESSION_RETENTION_HOURS after its creation (unless pinned). */
+  @ValidateIf((_object, value) => value !== undefined)
+  @IsBoolean()
+  temporary?: boolean;
 }
 
 export class ListSessionsQueryDto {
@@ -63,6 +68,11 @@ export class UpdateSessionDto {
   @ValidateIf((_object, value) => value !== undefined)
   @IsBoolean()
   is_active?: boolean;
+
+  /** true lists the session first and exempts it from retention; false unpins it. */
+  @ValidateIf((_object, value) => value !== undefined)
+  @IsBoolean()
+  pinned?: boolean;
 }
 
 export class SessionResponseDto {
@@ -77,6 +87,10 @@ export class SessionResponseDto {
   message_count: number;
   /** The first 200 characters of the newest message; null when there are none. */
   last_message_preview: string | null;
+  /** Listed first; never expires. */
+  pinned: boolean;
+  /** Expires TEMP_SESSION_RETENTION_HOURS after created_at unless pinned (docs/architecture.md). */
+  temporary: boolean;
   /** When the newest message was written (the creation time while the session is empty). */
   @ApiProperty({ type: String, format: 'date-time' })
   last_message_at: string;
@@ -87,7 +101,7 @@ export class SessionResponseDto {
 }
 
 export class SessionListResponseDto {
-  /** Most recent `last_message_at` first. */
+  /** Pinned sessions first, then most recent `last_message_at` first. */
   data: SessionResponseDto[];
   /** Pass as `cursor` to get the next page; null on the last page. Opaque. */
   next_cursor: string | null;
@@ -101,6 +115,8 @@ export function toSessionResponse(session: SessionRecord): SessionResponseDto {
     is_active: session.isActive,
     message_count: session.messageCount,
     last_message_preview: session.lastMessagePreview,
+    pinned: session.pinned,
+    temporary: session.temporary,
     last_message_at: session.lastMessageAt,
     created_at: session.createdAt,
     updated_at: session.updatedAt,

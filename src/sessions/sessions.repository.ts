@@ -36,6 +36,8 @@ export const SESSION_SELECT = {
   isActive: true,
   messageCount: true,
   lastMessagePreview: true,
+  pinned: true,
+  temporary: true,
 } as const;
 
 export interface SessionListFilter {
@@ -57,6 +59,7 @@ export interface SessionPage {
 export interface SessionChanges {
   title?: string | null;
   isActive?: boolean;
+  pinned?: boolean;
 }
 
 /** A session owned by `userId`: the owner filter every write carries, on top of RLS. */
@@ -74,7 +77,13 @@ export interface OwnedSession {
 export class SessionsRepository {
   create(
     tx: Tx,
-    fields: { userId: string; projectId: string; title: string | null; clientChatId?: string },
+    fields: {
+      userId: string;
+      projectId: string;
+      title: string | null;
+      clientChatId?: string;
+      temporary?: boolean;
+    },
   ): Promise<SessionRecord> {
     return prismaOf(tx).session.create({ data: fields, select: SESSION_SELECT }).then(fromPrisma);
   }
@@ -98,6 +107,7 @@ export class SessionsRepository {
       filter.after?.sessionId ?? null,
       filter.projectId ?? null,
       filter.isActive ?? null,
+      filter.after?.pinned ?? false,
     ]);
     const { page, next } = sessionPageOfRows(rows, filter.limit);
     return { sessions: page.map(toSessionRecord), next };
@@ -111,6 +121,7 @@ export class SessionsRepository {
       changes.title !== undefined,
       changes.title ?? null,
       changes.isActive ?? null,
+      changes.pinned ?? null,
     ]);
     return row ? toSessionRecord(row) : null;
   }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../common/app-error.js';
 import { SESSION_CURSOR } from '../common/keyset-cursor.js';
+import { sqlStateOf } from '../common/sql-errors.js';
 import { DatabaseService, type Tx } from '../database/database.service.js';
 import { ProjectsRepository } from '../projects/projects.repository.js';
 import type { CreateSessionDto, ListSessionsQueryDto, UpdateSessionDto } from './sessions.dto.js';
@@ -24,6 +25,8 @@ export interface OpenSession {
    * the caller's session with that id, else a new one that keeps it.
    */
   clientChatId?: string;
+  /** A new session is temporary (expires TEMP_SESSION_RETENTION_HOURS after its creation). */
+  temporary?: boolean;
 }
 
 /**
@@ -44,7 +47,11 @@ export class SessionsService {
    */
   create(auth: AuthContext, dto: CreateSessionDto): Promise<SessionRecord> {
     return this.db.asUser(auth, async (tx) => {
-      const { session } = await this.open(tx, auth, { projectId: dto.project_id, title: dto.title ?? null });
+      const { session } = await this.open(tx, auth, {
+        projectId: dto.project_id,
+        title: dto.title ?? null,
+        temporary: dto.temporary,
+      });
       return session;
     });
   }
@@ -60,7 +67,7 @@ export class SessionsService {
     auth: AuthContext,
     request: OpenSession,
   ): Promise<{ session: SessionRecord; created: boolean }> {
-    const { sessionId, projectId, title } = request;
+    const { sessionId, projectId, title, temporary } = request;
     if (sessionId !== undefined) {
       const session = await this.find(tx, auth, sessionId);
       if (!session) throw AppError.notFound('Session');
@@ -87,6 +94,7 @@ export class SessionsService {
       projectId: inProject,
       title,
       clientChatId: request.clientChatId,
+      temporary: temporary ?? false,
     });
     return { session, created: true };
   }
@@ -150,12 +158,23 @@ export class SessionsService {
     const changes: SessionChanges = {};
     if (dto.title !== undefined) changes.title = dto.title;
     if (dto.is_active !== undefined) changes.isActive = dto.is_active;
+    if (dto.pinned !== undefined) changes.pinned = dto.pinned;
     if (Object.keys(changes).length === 0) return this.get(auth, sessionId);
-    return this.db.asUser(auth, async (tx) => {
-      const session = await this.sessions.update(tx, { userId: auth.userId, sessionId }, changes);
-      if (!session) throw AppError.notFound('Session');
-      return session;
-    });
+    return this.db
+      .asUser(auth, async (tx) => {
+        const session = await this.sessions.update(tx, { userId: auth.userId, sessionId }, changes);
+        if (!session) throw AppError.notFound('Session');
+        return session;
+      })
+      .catch(async (error: unknown) => {
+        // Unpinning a session already past its retention: the policy refuses the expired row it would leave
+        // (42501). It expires now: deleted at once, and 404 like any expired session.
+        if (changes.pinned === false && sqlStateOf(error) === '42501') {
+          await this.db.asUser(auth, (tx) => this.sessions.delete(tx, { userId: auth.userId, sessionId }));
+          throw AppError.notFound('Session');
+        }
+        throw error;
+      });
   }
 
   rename(auth: AuthContext, sessionId: string, title: string): Promise<SessionRecord> {

@@ -18,6 +18,10 @@ export interface SessionRecord {
   isActive: boolean;
   messageCount: number;
   lastMessagePreview: string | null;
+  /** Listed first and never expires. */
+  pinned: boolean;
+  /** Made with {temporary: true}: expires TEMP_SESSION_RETENTION_HOURS after its creation. */
+  temporary: boolean;
 }
 
 /** A row of SESSION_BY_ID and UPDATE_SESSION. */
@@ -32,6 +36,8 @@ export interface SessionRow {
   is_active: boolean;
   message_count: number;
   last_message_preview: string | null;
+  pinned: boolean;
+  temporary: boolean;
 }
 
 /** A row of LIST_SESSIONS. */
@@ -42,27 +48,30 @@ export interface SessionListRow extends SessionRow {
 
 /** The columns of a SessionRecord. */
 const SESSION_COLUMNS =
-  'session_id, user_id, project_id, title, created_at, updated_at, last_message_at, is_active, message_count, last_message_preview';
+  'session_id, user_id, project_id, title, created_at, updated_at, last_message_at, is_active, message_count, last_message_preview, pinned, temporary';
 
 /** SessionsRepository.findById. Parameters: session id. */
 export const SESSION_BY_ID = `SELECT ${SESSION_COLUMNS} FROM sessions WHERE session_id = $1::uuid`;
 
 /**
- * SessionsRepository.list, through get_user_sessions. Parameters: user id, limit + 1, cursor timestamp text,
- * cursor session id, project id, is_active (NULL when absent).
+ * SessionsRepository.list, through get_user_sessions (pinned sessions first). Parameters: user id, limit + 1,
+ * cursor timestamp text, cursor session id, project id, is_active (NULL when absent), cursor pinned (false
+ * when absent).
  */
 export const LIST_SESSIONS = `SELECT s.session_id, s.user_id, s.project_id, s.title, s.created_at, s.updated_at, s.last_message_at,
-              s.is_active, s.message_count, s.last_message_preview,
+              s.is_active, s.message_count, s.last_message_preview, s.pinned, s.temporary,
               to_char(s.last_message_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_at
-         FROM get_user_sessions($1::uuid, $2::int, $3::timestamptz, $4::uuid, $5::uuid, $6::boolean) s`;
+         FROM get_user_sessions($1::uuid, $2::int, $3::timestamptz, $4::uuid, $5::uuid, $6::boolean,
+                                COALESCE($7::boolean, false)) s`;
 
 /**
  * SessionsRepository.update. Parameters: session id, user id, whether the title changes, the title, is_active
- * (NULL: unchanged). A rename is (id, user, true, title, NULL).
+ * (NULL: unchanged), pinned (NULL: unchanged). A rename is (id, user, true, title, NULL, NULL).
  */
 export const UPDATE_SESSION = `UPDATE sessions
           SET title = CASE WHEN $3::boolean THEN $4::text ELSE title END,
-              is_active = COALESCE($5::boolean, is_active)
+              is_active = COALESCE($5::boolean, is_active),
+              pinned = COALESCE($6::boolean, pinned)
         WHERE session_id = $1::uuid AND user_id = $2::uuid
         RETURNING ${SESSION_COLUMNS}`;
 
@@ -117,6 +126,8 @@ export function toSessionRecord(row: SessionRow): SessionRecord {
     isActive: row.is_active,
     messageCount: row.message_count,
     lastMessagePreview: row.last_message_preview,
+    pinned: row.pinned,
+    temporary: row.temporary,
   };
 }
 
@@ -132,6 +143,9 @@ export function sessionPageOfRows(
   const last = page[page.length - 1];
   return {
     page,
-    next: rows.length > limit && last ? { lastMessageAt: last.cursor_at, sessionId: last.session_id } : null,
+    next:
+      rows.length > limit && last
+        ? { lastMessageAt: last.cursor_at, sessionId: last.session_id, pinned: last.pinned }
+        : null,
   };
 }

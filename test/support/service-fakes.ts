@@ -117,6 +117,8 @@ export class FakeStore {
       isActive: true,
       messageCount: 0,
       lastMessagePreview: null,
+      pinned: false,
+      temporary: false,
       ...fields,
     };
     this.sessions.set(session.sessionId, session);
@@ -454,7 +456,11 @@ function micros(value: Date | string): string {
 
 /** A session's position in the list as the cursor carries it (microseconds, like PostgreSQL's text). */
 function cursorOf(session: SessionRecord): SessionCursor {
-  return { lastMessageAt: micros(session.lastMessageAt), sessionId: session.sessionId };
+  return {
+    lastMessageAt: micros(session.lastMessageAt),
+    sessionId: session.sessionId,
+    pinned: session.pinned,
+  };
 }
 
 function position(s: SessionRecord | SessionCursor): string {
