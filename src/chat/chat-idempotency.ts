@@ -50,10 +50,16 @@ export function requestHash(request: {
 }
 
 /** The fingerprint of a regeneration: which message of which session. */
-export function regenerateHash(request: { sessionId: string; messageId: string }): string {
-  return createHash('sha256')
-    .update(JSON.stringify(['regenerate', request.sessionId.toLowerCase(), request.messageId.toLowerCase()]))
-    .digest('hex');
+export function regenerateHash(request: {
+  sessionId?: string;
+  chatId?: string;
+  messageId?: string;
+  candidates?: string[];
+}): string {
+  const meaning = request.chatId
+    ? ['regenerate', { chat: request.chatId }, request.candidates ?? []]
+    : ['regenerate', request.sessionId?.toLowerCase(), request.messageId?.toLowerCase()];
+  return createHash('sha256').update(JSON.stringify(meaning)).digest('hex');
 }
 
 /** A stored reply as it was answered: JSON keeps everything a ChatReply holds (timestamps are ISO text). */

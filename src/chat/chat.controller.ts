@@ -16,7 +16,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.tokens.js';
 import { StreamLimiter } from '../limits/stream-limiter.js';
 import { parseIdempotencyKey } from './chat-idempotency.js';
-import { ChatQueryDto, ChatRequestDto, ChatResponseDto, toChatRequest } from './chat.dto.js';
+import { ChatQueryDto, ChatRequestDto, ChatResponseDto, toChatCommand } from './chat.dto.js';
 import { ChatService } from './chat.service.js';
 import { holdStream, sendChatRun, wantsJson } from './http-streaming.js';
 
@@ -97,18 +97,22 @@ export class ChatController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const key = parseIdempotencyKey(idempotencyKey);
+    const command = toChatCommand(dto);
     // One open model call counts as one stream of the caller's (STREAMS_PER_USER_MAX), in either mode.
     const { signal, release } = holdStream(
       reply,
       this.streams.acquire(auth.userId),
       this.config.CHAT_ON_DISCONNECT === 'abort',
     );
-    const run = await this.service
-      .chat(auth, toChatRequest(dto), { idempotencyKey: key, signal })
-      .catch((error: unknown) => {
-        release();
-        throw error;
-      });
+    const options = { idempotencyKey: key, signal };
+    const run = await (
+      command.kind === 'chat'
+        ? this.service.chat(auth, command.request, options)
+        : this.service.regenerate(auth, command.request, options)
+    ).catch((error: unknown) => {
+      release();
+      throw error;
+    });
     await sendChatRun(reply, run, wantsJson(accept, query.stream), release);
   }
 }

@@ -1,16 +1,92 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsOptional, ValidateIf } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsObject,
+  IsOptional,
+  IsString,
+  MaxLength,
+  MinLength,
+  ValidateIf,
+} from 'class-validator';
 import { IsAnyUuid, QueryBoolean } from '../common/query-params.js';
-import { TrimmedText } from '../common/validation.js';
+import { Trimmed } from '../common/validation.js';
+import { isUuid } from '../common/uuid.js';
 import { MessageResponseDto, toMessageResponse } from '../messages/messages.dto.js';
 import { SessionResponseDto, toSessionResponse } from '../sessions/sessions.dto.js';
 import { AppError } from '../common/app-error.js';
-import type { ChatReply, ChatRequest, ChatStart } from './chat.types.js';
+import type { ChatReply, ChatRequest, ChatStart, RegenerateRequest } from './chat.types.js';
 
+/** A part of a UI message (the AI SDK's): only `text` parts are read. */
+export class ChatUiMessagePartDto {
+  /** `text`, or any other part type (ignored). */
+  type: string;
+  /** The text of a `text` part. */
+  text?: string;
+}
+
+/** A message of the AI SDK's `useChat` (UIMessage), as its DefaultChatTransport sends it. */
+export class ChatUiMessageDto {
+  /** The client's id, or the saved message's id (the stream's `start` part gives replies theirs). */
+  id: string;
+  @ApiProperty({ enum: ['system', 'user', 'assistant'] })
+  role: 'system' | 'user' | 'assistant';
+  parts: ChatUiMessagePartDto[];
+}
+
+export const CHAT_TRIGGERS = ['submit-message', 'regenerate-message'] as const;
+
+/**
+ * Either `{text, session_id?, project_id?, parent_message_id?}`, or the body the AI SDK's DefaultChatTransport
+ * sends (`useChat` as-is): `{id, messages, trigger, messageId}`.
+ */
 export class ChatRequestDto {
-  /** The user's message. Trimmed; 1 to 32,000 characters. */
-  @TrimmedText({ minLength: 1, maxLength: 32000 })
-  text: string;
+  /** The user's message. Trimmed; 1 to 32,000 characters. Required unless `messages` is sent. */
+  @ApiPropertyOptional({ type: String, minLength: 1, maxLength: 32000 })
+  @ValidateIf((object: ChatRequestDto) => object.messages === undefined)
+  @MaxLength(32000)
+  @MinLength(1)
+  @IsString()
+  @Trimmed()
+  text?: string;
+
+  /**
+   * useChat: the chat's id. The caller's session with that id when it is one, otherwise the client's own id
+   * for the chat, kept per user on the session (created on first use).
+   */
+  @ApiPropertyOptional({ type: String, minLength: 1, maxLength: 200 })
+  @ValidateIf((object: ChatRequestDto) => object.messages !== undefined || object.id !== undefined)
+  @MaxLength(200)
+  @MinLength(1)
+  @IsString()
+  id?: string;
+
+  /**
+   * useChat: the conversation as the client holds it. The text of the last user message is the new message;
+   * the message before it names where it goes in the tree (a saved message's id: under it, i.e. an edit when
+   * it is not the current leaf; first in the list: a new first message); other messages are not read.
+   */
+  @ApiPropertyOptional({ type: [ChatUiMessageDto] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100000)
+  @IsObject({ each: true })
+  messages?: ChatUiMessageDto[];
+
+  /** useChat: `submit-message` (default) or `regenerate-message` (a new reply to `messageId`). */
+  @ApiPropertyOptional({ enum: CHAT_TRIGGERS })
+  @IsOptional()
+  @IsIn(CHAT_TRIGGERS)
+  trigger?: (typeof CHAT_TRIGGERS)[number];
+
+  /** useChat: with `regenerate-message`, the message to regenerate (the last one when absent). */
+  @ApiPropertyOptional({ type: String, maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  messageId?: string;
 
   /** Continue this session (it must be the caller's). */
   @ApiPropertyOptional({ format: 'uuid' })
@@ -47,8 +123,73 @@ export class ChatRequestDto {
   temporary?: boolean;
 }
 
+/** What a POST /api/v1/chat body asks for: a message (either body), or (useChat) a regeneration. */
+export type ChatCommand =
+  { kind: 'chat'; request: ChatRequest } | { kind: 'regenerate'; request: RegenerateRequest };
+
+const invalid = (field: string, message: string) =>
+  AppError.validation(`Invalid request: ${field} ${message}`, [{ field, message }]);
+
+/** The text of a UI message's text parts. */
+function textOf(message: ChatUiMessageDto): string {
+  const parts = Array.isArray(message.parts) ? message.parts : [];
+  return parts
+    .map((part) => (part && part.type === 'text' && typeof part.text === 'string' ? part.text : ''))
+    .join('');
+}
+
+/**
+ * The command of a validated body. The AI SDK's body: `regenerate-message` regenerates `messageId` (else the
+ * last message sent, else the session's current leaf); `submit-message` sends the last user message's text
+ * under the session's current leaf, or, with `messageId` (an edit), beside that message. 400 names the field
+ * at fault.
+ */
+export function toChatCommand(dto: ChatRequestDto): ChatCommand {
+  if (dto.messages === undefined) {
+    if (dto.id !== undefined || dto.trigger !== undefined || dto.messageId !== undefined)
+      throw invalid('messages', 'is required with id, trigger and messageId');
+    return { kind: 'chat', request: toChatRequest(dto) };
+  }
+  for (const field of ['text', 'session_id', 'project_id', 'parent_message_id'] as const)
+    if (dto[field] !== undefined) throw invalid(field, 'cannot be combined with messages');
+  const chatId = dto.id as string;
+  const messages = dto.messages;
+  const ids = messages.map((m) => (typeof m.id === 'string' && isUuid(m.id) ? m.id.toLowerCase() : null));
+  if (dto.trigger === 'regenerate-message') {
+    const candidates = [
+      dto.messageId && isUuid(dto.messageId) ? dto.messageId.toLowerCase() : null,
+      ids.at(-1),
+    ];
+    return {
+      kind: 'regenerate',
+      request: { chatId, candidates: candidates.filter((id): id is string => !!id) },
+    };
+  }
+  const last = messages.map((m) => m.role).lastIndexOf('user');
+  if (last < 0) throw invalid('messages', 'must contain a user message');
+  const text = textOf(messages[last]).trim();
+  if (text.length < 1 || text.length > 32000)
+    throw invalid('messages', "last user message's text must be 1 to 32,000 characters once trimmed");
+  // Without messageId a message is sent: under the current leaf. With it (useChat's sendMessage({messageId})
+  // edits that message): beside the edited message when it is a saved one, else under the message before it
+  // in the list (a saved one), or first when it is the first.
+  const edit = dto.messageId !== undefined;
+  const parent = last === 0 ? null : ids[last - 1];
+  return {
+    kind: 'chat',
+    request: {
+      text,
+      clientChatId: chatId,
+      ...(edit && (parent !== null || last === 0) ? { parentMessageId: parent } : {}),
+      ...(edit && dto.messageId && isUuid(dto.messageId) ? { editOf: dto.messageId.toLowerCase() } : {}),
+      transport: true,
+    },
+  };
+}
+
 /** The service's request from a validated body; 400 for a new first message without its session. */
 export function toChatRequest(dto: ChatRequestDto): ChatRequest {
+  if (dto.text === undefined) throw invalid('text', 'is required');
   if (dto.parent_message_id === null && dto.session_id === undefined) {
     const message = 'null (a new first message) needs session_id';
     throw AppError.validation(`Invalid request: parent_message_id ${message}`, [

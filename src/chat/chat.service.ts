@@ -169,19 +169,31 @@ export class ChatService {
       title: sessionId ? null : titleFromMessage(request.text),
       temporary: request.temporary,
     });
-    const edit = request.parentMessageId !== undefined && !created;
     let parentId: string | undefined;
-    if (edit && request.parentMessageId !== null) {
-      const parent = await this.messages.findInSession(tx, session.sessionId, request.parentMessageId!);
-      if (!parent) throw AppError.notFound('Message');
-      parentId = parent.messageId;
+    let root = false;
+    if (!created && (request.editOf !== undefined || request.parentMessageId !== undefined)) {
+      const edited = request.editOf
+        ? await this.messages.findInSession(tx, session.sessionId, request.editOf)
+        : null;
+      if (edited) {
+        parentId = edited.parentId ?? undefined;
+        root = edited.parentId === null;
+      } else if (request.parentMessageId === null) {
+        root = true;
+      } else if (request.parentMessageId !== undefined) {
+        const parent = await this.messages.findInSession(tx, session.sessionId, request.parentMessageId);
+        if (parent) parentId = parent.messageId;
+        // useChat's list may hold ids the server never saw: then the message goes under the current leaf.
+        else if (!request.transport) throw AppError.notFound('Message');
+      }
     }
+    const edit = parentId !== undefined || root;
     const userMessage = await this.messages.insert(tx, {
       sessionId: session.sessionId,
       role: 'user',
       content: request.text,
       parentId,
-      root: edit && parentId === undefined,
+      root,
     });
     if (edit) await this.sessions.setLeaf(tx, auth, session.sessionId, userMessage.messageId);
     return { session, sessionCreated: created, userMessage };
@@ -189,9 +201,21 @@ export class ChatService {
 
   /** A regeneration: the user message to answer again (an assistant message's parent, or the message itself). */
   private async answerAgain(tx: Tx, auth: AuthContext, request: RegenerateRequest): Promise<Begun> {
-    const session = await this.sessions.find(tx, auth, request.sessionId);
+    const session = request.sessionId
+      ? await this.sessions.find(tx, auth, request.sessionId)
+      : await this.sessions.findChat(tx, auth, request.chatId ?? '');
     if (!session) throw AppError.notFound('Session');
-    const target = await this.messages.findInSession(tx, session.sessionId, request.messageId);
+    let target: MessageRecord | null = null;
+    if (request.messageId !== undefined) {
+      target = await this.messages.findInSession(tx, session.sessionId, request.messageId);
+    } else {
+      // useChat: the first candidate that is a saved message of the session, else its current leaf.
+      for (const id of request.candidates ?? []) {
+        target ??= await this.messages.findInSession(tx, session.sessionId, id);
+      }
+      const leaf = target ? null : await this.sessions.currentLeafId(tx, auth, session.sessionId);
+      if (leaf) target = await this.messages.findInSession(tx, session.sessionId, leaf);
+    }
     if (!target) throw AppError.notFound('Message');
     const question =
       target.role === 'assistant' && target.parentId !== null

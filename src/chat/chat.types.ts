@@ -13,16 +13,32 @@ export interface ChatRequest {
    * of the message being edited), or, null, as a new first message. Absent: under the current leaf.
    */
   parentMessageId?: string | null;
-  /** Without sessionId: the client's own id for the chat (useChat's), naming the session per user. */
+  /**
+   * Without sessionId (useChat's `id`): the caller's session with this id when it is one, else the client's
+   * own id for the chat, naming the session per user (created on first use).
+   */
   clientChatId?: string;
   /** A new session is temporary. */
   temporary?: boolean;
+  /** useChat's edit: the message edited (the new one goes beside it), when it is a saved message. */
+  editOf?: string;
+  /**
+   * From useChat's body: a parentMessageId that is not a message of the session (an id the client made up)
+   * means "under the current leaf" instead of 404, and a new session ignores it.
+   */
+  transport?: boolean;
 }
 
-/** A regeneration: a new reply beside an assistant message (or a new reply to a user message). */
+/**
+ * A regeneration: a new reply beside an assistant message (or a new reply to a user message). The session
+ * by id, or (useChat) by its chat id; the message by id, or (useChat) the first of `candidates` that is a
+ * message of the session, else its current leaf.
+ */
 export interface RegenerateRequest {
-  sessionId: string;
-  messageId: string;
+  sessionId?: string;
+  chatId?: string;
+  messageId?: string;
+  candidates?: string[];
 }
 
 /** A persisted exchange: what POST /api/v1/chat answers, and what a keyed retry replays. */

@@ -1,4 +1,4 @@
-import { Controller, Headers, HttpCode, Post, Query, Res } from '@nestjs/common';
+import { Controller, Headers, HttpCode, Inject, Post, Query, Res } from '@nestjs/common';
 import {
   ApiExtraModels,
   ApiHeader,
@@ -12,6 +12,8 @@ import type { AuthContext } from '../auth/auth-context.js';
 import { CurrentAuth } from '../auth/auth.decorators.js';
 import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
 import { ChatRoute } from '../common/route-policy.js';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.tokens.js';
 import { UuidParam } from '../common/uuid-param.js';
 import { StreamLimiter } from '../limits/stream-limiter.js';
 import { parseIdempotencyKey } from './chat-idempotency.js';
@@ -26,6 +28,7 @@ export class RegenerateController {
   constructor(
     private readonly service: ChatService,
     private readonly streams: StreamLimiter,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Post()
@@ -76,7 +79,12 @@ export class RegenerateController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const key = parseIdempotencyKey(idempotencyKey);
-    const { signal, release } = holdStream(reply, this.streams.acquire(auth.userId));
+    // As POST /api/v1/chat: the reply goes on when its client leaves unless CHAT_ON_DISCONNECT=abort.
+    const { signal, release } = holdStream(
+      reply,
+      this.streams.acquire(auth.userId),
+      this.config.CHAT_ON_DISCONNECT === 'abort',
+    );
     const run = await this.service
       .regenerate(auth, { sessionId, messageId }, { idempotencyKey: key, signal })
       .catch((error: unknown) => {

@@ -3,6 +3,7 @@ import type { SessionCursor } from '../common/keyset-cursor.js';
 import { prismaOf, sqlOf, type Tx } from '../database/database.service.js';
 import { apiTimestamp } from '../database/timestamps.js';
 import {
+  CURRENT_LEAF,
   LIST_SESSIONS,
   SESSION_BY_CLIENT_CHAT_ID,
   SESSION_BY_ID,
@@ -143,6 +144,15 @@ export class SessionsRepository {
       messageId,
     ]);
     return row ? toSessionRecord(row) : null;
+  }
+
+  /** The end of the owner's session's current branch (null for an empty or unknown session). */
+  async currentLeafId(tx: Tx, owned: OwnedSession): Promise<string | null> {
+    const [row] = await sqlOf(tx).query<{ current_leaf_id: string | null }>(CURRENT_LEAF, [
+      owned.sessionId,
+      owned.userId,
+    ]);
+    return row?.current_leaf_id ?? null;
   }
 
   /** The owner's session's current branch ends at `messageId` (a message of the session). */

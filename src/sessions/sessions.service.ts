@@ -3,6 +3,7 @@ import type { AuthContext } from '../auth/auth-context.js';
 import { AppError } from '../common/app-error.js';
 import { SESSION_CURSOR } from '../common/keyset-cursor.js';
 import { sqlStateOf } from '../common/sql-errors.js';
+import { isUuid } from '../common/uuid.js';
 import { DatabaseService, type Tx } from '../database/database.service.js';
 import { ProjectsRepository } from '../projects/projects.repository.js';
 import type { CreateSessionDto, ListSessionsQueryDto, UpdateSessionDto } from './sessions.dto.js';
@@ -79,7 +80,7 @@ export class SessionsService {
       return { session, created: false };
     }
     if (request.clientChatId !== undefined) {
-      const known = await this.sessions.findByClientChatId(tx, auth.userId, request.clientChatId);
+      const known = await this.findChat(tx, auth, request.clientChatId);
       if (known)
         return this.open(tx, auth, { ...request, sessionId: known.sessionId, clientChatId: undefined });
     }
@@ -116,6 +117,23 @@ export class SessionsService {
   /** In the caller's transaction: the session's current branch ends at `messageId`, one of its messages. */
   setLeaf(tx: Tx, auth: AuthContext, sessionId: string, messageId: string): Promise<void> {
     return this.sessions.setLeaf(tx, { userId: auth.userId, sessionId }, messageId);
+  }
+
+  /**
+   * In the caller's transaction: the session a client's chat id names (useChat's `id`): the caller's session
+   * with that id when it is a UUID of one, else the caller's session that keeps it as its client chat id.
+   */
+  async findChat(tx: Tx, auth: AuthContext, chatId: string): Promise<SessionRecord | null> {
+    if (isUuid(chatId)) {
+      const session = await this.find(tx, auth, chatId);
+      if (session) return session;
+    }
+    return this.sessions.findByClientChatId(tx, auth.userId, chatId);
+  }
+
+  /** In the caller's transaction: the end of the caller's session's current branch, if any. */
+  currentLeafId(tx: Tx, auth: AuthContext, sessionId: string): Promise<string | null> {
+    return this.sessions.currentLeafId(tx, { userId: auth.userId, sessionId });
   }
 
   /** In the caller's transaction: their session, or null when it is missing or another user's. */

@@ -111,6 +111,9 @@ export const SWITCH_BRANCH = `WITH target AS (
  */
 export const SET_LEAF = `UPDATE sessions SET current_leaf_id = $3::uuid WHERE session_id = $1::uuid AND user_id = $2::uuid`;
 
+/** SessionsRepository.currentLeafId. Parameters: session id, user id. */
+export const CURRENT_LEAF = `SELECT current_leaf_id FROM sessions WHERE session_id = $1::uuid AND user_id = $2::uuid`;
+
 /** SessionsRepository.findByClientChatId. Parameters: user id, client chat id. */
 export const SESSION_BY_CLIENT_CHAT_ID = `SELECT ${SESSION_COLUMNS} FROM sessions WHERE user_id = $1::uuid AND client_chat_id = $2`;
 
