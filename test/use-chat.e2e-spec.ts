@@ -180,7 +180,7 @@ describe(`useChat's DefaultChatTransport against the app (${DATABASE_KIND})`, ()
       [{ id: 'x', messages: [{ id: 'a', role: 'user', parts: [{ type: 'text', text: '  ' }] }] }, 'messages'],
       [{ messages: [userMessage('hi')] }, 'id'],
       [{ id: 'x', messages: [userMessage('hi')], trigger: 'resume' }, 'trigger'],
-      [{ id: 'x', messages: [userMessage('hi')], text: 'both' }, 'text'],
+      [{ id: 'x', messages: [userMessage('hi')], session_id: randomUUID() }, 'session_id'],
       [{ id: 'x' }, 'text'],
     ];
     for (const [payload, field] of cases) {

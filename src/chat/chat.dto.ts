@@ -45,7 +45,7 @@ export const CHAT_TRIGGERS = ['submit-message', 'regenerate-message'] as const;
 export class ChatRequestDto {
   /** The user's message. Trimmed; 1 to 32,000 characters. Required unless `messages` is sent. */
   @ApiPropertyOptional({ type: String, minLength: 1, maxLength: 32000 })
-  @ValidateIf((object: ChatRequestDto) => object.messages === undefined)
+  @ValidateIf((object: ChatRequestDto) => object.messages === undefined || object.text !== undefined)
   @MaxLength(32000)
   @MinLength(1)
   @IsString()
@@ -145,12 +145,10 @@ function textOf(message: ChatUiMessageDto): string {
  * at fault.
  */
 export function toChatCommand(dto: ChatRequestDto): ChatCommand {
-  if (dto.messages === undefined) {
-    if (dto.id !== undefined || dto.trigger !== undefined || dto.messageId !== undefined)
-      throw invalid('messages', 'is required with id, trigger and messageId');
+  // A body with text is the plain one: the transport's fields, if any, are not read.
+  if (dto.text !== undefined || dto.messages === undefined)
     return { kind: 'chat', request: toChatRequest(dto) };
-  }
-  for (const field of ['text', 'session_id', 'project_id', 'parent_message_id'] as const)
+  for (const field of ['session_id', 'project_id', 'parent_message_id'] as const)
     if (dto[field] !== undefined) throw invalid(field, 'cannot be combined with messages');
   const chatId = dto.id as string;
   const messages = dto.messages;
