@@ -30,6 +30,20 @@ export const STREAM_EXAMPLE = [
   'data: [DONE]',
 ].join('\n\n');
 
+/** The UI message stream as the OpenAPI document describes it (chat, regenerate and resume answer it). */
+export const STREAM_CONTENT = {
+  'text/event-stream': {
+    schema: { type: 'string', description: 'UI message stream protocol v1 parts, one `data:` line each' },
+    example: STREAM_EXAMPLE,
+  },
+};
+
+/** A chat reply's bodies: the saved exchange as JSON, or the stream (chat and regenerate). */
+export const CHAT_REPLY_CONTENT = {
+  'application/json': { schema: { $ref: getSchemaPath(ChatResponseDto) } },
+  ...STREAM_CONTENT,
+};
+
 @ApiTags('chat')
 @Controller('api/v1/chat')
 export class ChatController {
@@ -79,13 +93,7 @@ export class ChatController {
         schema: { type: 'string', format: 'uuid' },
       },
     },
-    content: {
-      'application/json': { schema: { $ref: getSchemaPath(ChatResponseDto) } },
-      'text/event-stream': {
-        schema: { type: 'string', description: 'UI message stream protocol v1 parts, one `data:` line each' },
-        example: STREAM_EXAMPLE,
-      },
-    },
+    content: CHAT_REPLY_CONTENT,
   })
   @ApiErrors(400, 401, 404, 409, 413, 422, 429, 502, 503, 504)
   async chat(

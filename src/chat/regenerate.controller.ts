@@ -1,12 +1,5 @@
 import { Controller, Headers, HttpCode, Inject, Post, Query, Res } from '@nestjs/common';
-import {
-  ApiExtraModels,
-  ApiHeader,
-  ApiOperation,
-  ApiResponse,
-  ApiTags,
-  getSchemaPath,
-} from '@nestjs/swagger';
+import { ApiExtraModels, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { AuthContext } from '../auth/auth-context.js';
 import { CurrentAuth } from '../auth/auth.decorators.js';
@@ -17,7 +10,7 @@ import { APP_CONFIG } from '../config/config.tokens.js';
 import { UuidParam } from '../common/uuid-param.js';
 import { StreamLimiter } from '../limits/stream-limiter.js';
 import { parseIdempotencyKey } from './chat-idempotency.js';
-import { STREAM_EXAMPLE } from './chat.controller.js';
+import { CHAT_REPLY_CONTENT } from './chat.controller.js';
 import { ChatQueryDto, ChatResponseDto } from './chat.dto.js';
 import { ChatService } from './chat.service.js';
 import { holdStream, sendChatRun, wantsJson } from './http-streaming.js';
@@ -60,13 +53,7 @@ export class RegenerateController {
         schema: { type: 'string', format: 'uuid' },
       },
     },
-    content: {
-      'application/json': { schema: { $ref: getSchemaPath(ChatResponseDto) } },
-      'text/event-stream': {
-        schema: { type: 'string', description: 'UI message stream protocol v1 parts, one `data:` line each' },
-        example: STREAM_EXAMPLE,
-      },
-    },
+    content: CHAT_REPLY_CONTENT,
   })
   @ApiErrors(400, 401, 404, 409, 413, 422, 429, 502, 503, 504)
   async regenerateMessage(

@@ -8,7 +8,7 @@ import { ApiAuthenticated, ApiErrors } from '../common/api-docs.js';
 import { NoRequestTimeout } from '../common/route-policy.js';
 import { UuidParam } from '../common/uuid-param.js';
 import { StreamLimiter } from '../limits/stream-limiter.js';
-import { STREAM_EXAMPLE } from './chat.controller.js';
+import { STREAM_CONTENT } from './chat.controller.js';
 import { StopRequestDto, StopResponseDto } from './chat.dto.js';
 import { holdStream } from './http-streaming.js';
 import { RunningRepliesService } from './running-replies.service.js';
@@ -43,12 +43,7 @@ export class RunningRepliesController {
   @ApiResponse({
     status: 200,
     description: 'The running reply, as a UI message stream',
-    content: {
-      'text/event-stream': {
-        schema: { type: 'string', description: 'UI message stream protocol v1 parts, one `data:` line each' },
-        example: STREAM_EXAMPLE,
-      },
-    },
+    content: STREAM_CONTENT,
   })
   @ApiResponse({ status: 204, description: 'No reply is running in the session' })
   @ApiErrors(400, 401, 404, 429, 503)
